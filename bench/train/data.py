@@ -1,0 +1,125 @@
+"""Batches for training: device-resident tensors with batched augmentation, or a DataLoader over a folder.
+
+``TensorBatches`` holds the kept examples on the training device and yields index slices: no per-example Python
+in the hot loop. Each batch is ``(x, y, pos)`` with ``pos`` the batch's positions in the kept subset, so metrics
+that track examples across training (forgetting) need no extra pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator, Optional, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+def normalise(x: torch.Tensor, mean: Optional[Sequence[float]], std: Optional[Sequence[float]]) -> torch.Tensor:
+    """uint8 images -> float in [0, 1] -> (x - mean) / std per channel; float inputs pass through."""
+    if x.dtype == torch.uint8:
+        x = x.float().div_(255.0)
+    if mean is not None and std is not None:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        m = torch.tensor(mean, device=x.device, dtype=x.dtype).view(shape)
+        s = torch.tensor(std, device=x.device, dtype=x.dtype).view(shape)
+        x = (x - m) / s
+    return x
+
+
+def batch_crop(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Random crop of every image after zero-padding by ``pad``, one gather for the whole batch."""
+    b, c, h, w = x.shape
+    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device).to(x.device)
+    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])  # (b, h)
+    cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])  # (b, w)
+    bi = torch.arange(b, device=x.device)[:, None, None]
+    out = xp.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]  # (b, h, w, c)
+    return out.permute(0, 3, 1, 2)
+
+
+def batch_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Horizontal flip of a random half of the batch, by ``torch.where``."""
+    mask = torch.rand(x.shape[0], generator=gen, device=gen.device).to(x.device) < 0.5
+    return torch.where(mask.view(-1, *([1] * (x.ndim - 1))), x.flip(-1), x)
+
+
+def batch_shift1d(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Random circular shift of each sequence by up to ``max_shift`` positions."""
+    b, _, length = x.shape
+    shift = torch.randint(-max_shift, max_shift + 1, (b,), generator=gen, device=gen.device).to(x.device)
+    idx = (torch.arange(length, device=x.device)[None, :] - shift[:, None]) % length
+    return torch.gather(x, 2, idx[:, None, :].expand_as(x))
+
+
+AUGMENTS = ("none", "crop_flip", "crop", "flip", "shift1d")
+
+
+def augment(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
+    """Apply augmentation ``kind`` (one of AUGMENTS) to a batch."""
+    if kind not in AUGMENTS:
+        raise ValueError(f"unknown augmentation {kind!r}; allowed: {', '.join(AUGMENTS)}")
+    if kind == "none":
+        return x
+    if kind in ("crop_flip", "crop"):
+        x = batch_crop(x, 4, gen)
+    if kind in ("crop_flip", "flip"):
+        x = batch_flip(x, gen)
+    if kind == "shift1d":
+        x = batch_shift1d(x, 4, gen)
+    return x
+
+
+class TensorBatches:
+    """Iterable over shuffled mini-batches of device-resident tensors; ``len`` is the number of batches."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
+                 augment_kind: str = "none", mean=None, std=None, channels_last: bool = False) -> None:
+        self.x, self.y = x, y
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.augment_kind = augment_kind if shuffle else "none"
+        self.mean, self.std = mean, std
+        self.channels_last = channels_last and x.ndim == 4
+        self.gen = torch.Generator(device=x.device if x.device.type == "cuda" else "cpu")
+        self.gen.manual_seed(int(seed))
+
+    def __len__(self) -> int:
+        return math.ceil(self.x.shape[0] / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        n = self.x.shape[0]
+        dev = self.x.device
+        order = (torch.randperm(n, generator=self.gen, device=self.gen.device).to(dev) if self.shuffle
+                 else torch.arange(n, device=dev))
+        for i in range(0, n, self.batch_size):
+            pos = order[i:i + self.batch_size]
+            xb = normalise(self.x[pos], self.mean, self.std)
+            xb = augment(xb, self.augment_kind, self.gen)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, self.y[pos], pos
+
+
+class IndexedSubset(Dataset):
+    """``dataset[ids[i]]`` with label ``labels[i]`` (noisy labels override the folder's), returning (x, y, i)."""
+
+    def __init__(self, dataset: Dataset, ids: Sequence[int], labels: torch.Tensor) -> None:
+        self.dataset, self.ids, self.labels = dataset, list(map(int, ids)), labels
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int):
+        x, _ = self.dataset[self.ids[i]]
+        return x, self.labels[i], i
+
+
+def folder_loader(dataset: Dataset, ids: Sequence[int], labels: torch.Tensor, batch_size: int, shuffle: bool,
+                  num_workers: int, seed: int = 0) -> DataLoader:
+    gen = torch.Generator()
+    gen.manual_seed(int(seed))
+    return DataLoader(IndexedSubset(dataset, ids, labels), batch_size=batch_size, shuffle=shuffle,
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=num_workers > 0, generator=gen, drop_last=False)

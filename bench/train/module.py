@@ -1,0 +1,145 @@
+"""The student's LightningModule: cross-entropy training, test-split evaluation, a learning-curve record."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
+    """Weight decay on weights; none on biases and normalisation parameters unless asked (the paper's recipe)."""
+    if decay_norm_and_bias:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            is_norm = isinstance(module, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))
+            (no_decay if is_norm or name == "bias" or p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_factor(step: int, total: int, schedule: str, warmup: float, milestones: tuple, gamma: float) -> float:
+    """Multiplier of the base learning rate at optimiser step ``step`` of ``total``.
+
+    ``warmup`` and ``milestones`` are fractions of the whole run (so a compute-matched run stretches them).
+    """
+    t = step / max(total, 1)
+    if warmup > 0 and t < warmup:
+        return (step + 1) / max(1.0, warmup * total)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        u = (t - warmup) / max(1e-12, 1 - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, u)))
+    if schedule == "linear":
+        u = (t - warmup) / max(1e-12, 1 - warmup)
+        return max(0.0, 1 - u)
+    if schedule == "multistep":
+        return gamma ** sum(t >= m for m in milestones)
+    raise ValueError(f"unknown train.schedule {schedule!r}; allowed: constant, cosine, linear, multistep")
+
+
+class LitClassifier(pl.LightningModule):
+    """Trains ``model`` with cross-entropy; evaluates on the test split and keeps the curve in ``self.curve``."""
+
+    def __init__(self, model: nn.Module, optimizer: str = "sgd", lr: float = 0.1, momentum: float = 0.9,
+                 nesterov: bool = True, weight_decay: float = 5e-4, decay_norm_and_bias: bool = False,
+                 schedule: str = "cosine", warmup: float = 0.0, milestones: tuple = (), gamma: float = 0.1,
+                 label_smoothing: float = 0.0, total_steps: int = 1, steps_per_epoch: int = 1,
+                 check_finite_every: int = 1, channels_last: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.hp = dict(optimizer=optimizer, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+                       decay_norm_and_bias=decay_norm_and_bias, schedule=schedule, warmup=warmup,
+                       milestones=tuple(milestones), gamma=gamma)
+        self.label_smoothing = label_smoothing
+        self.total_steps = total_steps
+        self.steps_per_epoch = steps_per_epoch
+        self.check_finite_every = check_finite_every
+        self.channels_last = channels_last
+        self.curve: list[dict] = []
+        self._nonfinite = torch.zeros((), dtype=torch.bool)
+        self._val_sums: Optional[torch.Tensor] = None
+        self._train_loss_sum = torch.zeros(())
+        self._train_batches = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch[0], batch[1]
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        det = loss.detach()
+        if self._nonfinite.device != det.device:
+            self._nonfinite = self._nonfinite.to(det.device)
+            self._train_loss_sum = self._train_loss_sum.to(det.device)
+        self._nonfinite |= ~torch.isfinite(det)
+        self._train_loss_sum += det
+        self._train_batches += 1
+        if self.global_step % self.check_finite_every == 0:
+            self._raise_if_nonfinite()
+        return loss
+
+    def _raise_if_nonfinite(self) -> None:
+        if bool(self._nonfinite):
+            raise NonFiniteLossError(f"training loss became NaN or infinite by step {self.global_step}")
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = torch.zeros(3, device=self.device, dtype=torch.float64)  # loss sum, correct, count
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch[0], batch[1]
+        logits = self.model(x).float()
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        correct = (logits.argmax(1) == y).sum()
+        self._val_sums += torch.stack([loss.double(), correct.double(), torch.tensor(float(y.numel()),
+                                                                                        device=self.device,
+                                                                                        dtype=torch.float64)])
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self._raise_if_nonfinite()
+        loss_sum, correct, count = self._val_sums.tolist()
+        acc = correct / max(count, 1.0)
+        train_loss = float(self._train_loss_sum) / max(self._train_batches, 1)
+        point = {"step": int(self.global_step), "epoch": self.global_step / self.steps_per_epoch,
+                 "test_error": 1.0 - acc, "test_accuracy": acc, "test_loss": loss_sum / max(count, 1.0),
+                 "train_loss": train_loss}
+        if self.curve and self.curve[-1]["step"] == point["step"]:
+            self.curve[-1] = point
+        else:
+            self.curve.append(point)
+        self._train_loss_sum.zero_()
+        self._train_batches = 0
+        self.log_dict({"test/error": point["test_error"], "test/accuracy": acc, "test/loss": point["test_loss"],
+                       "train/loss": train_loss, "epoch_frac": point["epoch"]}, on_step=False, on_epoch=True)
+
+    def configure_optimizers(self):
+        hp = self.hp
+        groups = param_groups(self.model, hp["weight_decay"], hp["decay_norm_and_bias"])
+        if hp["optimizer"] == "sgd":
+            opt = torch.optim.SGD(groups, lr=hp["lr"], momentum=hp["momentum"],
+                                  nesterov=hp["nesterov"] and hp["momentum"] > 0)
+        elif hp["optimizer"] == "adamw":
+            opt = torch.optim.AdamW(groups, lr=hp["lr"])
+        elif hp["optimizer"] == "adam":
+            opt = torch.optim.Adam(groups, lr=hp["lr"])
+        else:
+            raise ValueError(f"unknown train.optimizer {hp['optimizer']!r}; allowed: sgd, adamw, adam")
+        total = self.total_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: lr_factor(s, total, hp["schedule"], hp["warmup"], hp["milestones"], hp["gamma"]))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
