@@ -68,6 +68,31 @@ def plan_steps(n_kept: int, pool_size: int, cfg: dict) -> tuple[int, int]:
     raise ValueError(f"unknown train.budget {cfg['budget']!r}; allowed: {', '.join(BUDGETS)}")
 
 
+class StepProgress(pl.Callback):
+    """One tqdm bar per run over the optimiser steps, with the latest test error (quiet in logs: 1 s refresh)."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.bar = total, desc, None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, desc=self.desc, mininterval=1.0, leave=False, dynamic_ncols=True)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if self.bar is not None and pl_module.curve:
+            self.bar.set_postfix(test_error=f"{pl_module.curve[-1]['test_error']:.4f}", refresh=False)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def train_student(
     splits: Splits,
     pool: Pool,
@@ -77,6 +102,7 @@ def train_student(
     seed: int,
     logger: Any = None,
     callbacks: Optional[list] = None,
+    desc: str = "train",
 ) -> dict:
     """Train ``model_cfg`` on ``pool`` positions ``kept``; return final test metrics, curve and cost figures."""
     cfg = {**TRAIN_DEFAULTS, **train_cfg}
@@ -123,8 +149,9 @@ def train_student(
             accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision,
             max_steps=total_steps, max_epochs=-1, val_check_interval=val_every, check_val_every_n_epoch=None,
             num_sanity_val_steps=0, logger=logger if logger is not None else False,
-            enable_checkpointing=False, enable_progress_bar=bool(cfg["progress_bar"]), enable_model_summary=False,
-            deterministic=bool(cfg["deterministic"]), callbacks=callbacks or [], log_every_n_steps=max(1, spe),
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            deterministic=bool(cfg["deterministic"]),
+            callbacks=(callbacks or []) + ([StepProgress(total_steps, desc)] if cfg["progress_bar"] else []), log_every_n_steps=max(1, spe),
         )
         t0 = time.perf_counter()
         trainer.fit(lit, train_dataloaders=train_batches, val_dataloaders=test_batches)

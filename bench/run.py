@@ -1,0 +1,267 @@
+"""Entry point: ``python -m bench.run [-m] key=value ...`` (Hydra).
+
+One job = one run of the pipeline: data -> score -> select -> train -> record. Everything below ``main`` takes a
+plain dict (``run_pipeline(cfg)``), so it can be called and tested without Hydra.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+log = logging.getLogger("bench.run")
+
+LOGGERS = ("wandb", "csv", "none")
+WANDB_MODES = ("offline", "online", "disabled")
+
+
+class ConfigError(ValueError):
+    """A bad setting, found before any training."""
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def validate_config(cfg: dict) -> None:
+    """Raise ConfigError naming the bad value and the allowed ones; cheap (builds no data, trains nothing)."""
+    from bench.data import DATASETS
+    from bench.metrics import METRICS
+    from bench.models import MODELS
+    from bench.prune import STRATEGIES
+    from bench.train import BUDGETS
+    from bench.train.data import AUGMENTS
+
+    ds, model, metric, prune, train = (cfg.get(k) or {} for k in ("dataset", "model", "metric", "prune", "train"))
+    for group, registry, sub in (("dataset", DATASETS, ds), ("model", MODELS, model), ("metric", METRICS, metric)):
+        name = sub.get("name")
+        _check(name in registry, f"unknown {group} {name!r}; allowed: {', '.join(registry.names())}")
+    strategy = prune.get("strategy")
+    _check(strategy in STRATEGIES, f"unknown prune.strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
+    keep = prune.get("keep")
+    _check(isinstance(keep, (int, float)) and not isinstance(keep, bool) and 0.0 < keep <= 1.0,
+           f"prune.keep={keep!r} is not allowed: it must lie in (0, 1]")
+    _check(metric.get("name") != "none" or keep == 1.0,
+           f"metric=none trains on the full pool, so prune.keep must be 1.0 (got {keep}); choose a metric to prune")
+    pool_size = ds.get("pool_size")
+    _check(pool_size is None or (isinstance(pool_size, int) and not isinstance(pool_size, bool) and pool_size > 0),
+           f"dataset.pool_size={pool_size!r} is not allowed: a positive integer or null (all)")
+    noise = ds.get("label_noise", 0.0)
+    _check(isinstance(noise, (int, float)) and 0.0 <= noise < 1.0,
+           f"dataset.label_noise={noise!r} is not allowed: it must lie in [0, 1)")
+    if "augment" in ds:
+        _check(ds["augment"] in AUGMENTS, f"dataset.augment={ds['augment']!r}; allowed: {', '.join(AUGMENTS)}")
+    budget = train.get("budget")
+    _check(budget in BUDGETS, f"unknown train.budget {budget!r}; allowed: {', '.join(BUDGETS)}")
+    for key in ("epochs", "batch_size"):
+        v = train.get(key)
+        _check(isinstance(v, int) and v >= 1, f"train.{key}={v!r} is not allowed: a positive integer")
+    steps = train.get("steps")
+    _check(steps is None or (isinstance(steps, int) and steps >= 1),
+           f"train.steps={steps!r} is not allowed: a positive integer or null")
+    for key, allowed in (("optimizer", ("sgd", "adamw", "adam")),
+                         ("schedule", ("constant", "cosine", "linear", "multistep")),
+                         ("accelerator", ("auto", "cpu", "gpu", "cuda"))):
+        _check(train.get(key) in allowed, f"unknown train.{key} {train.get(key)!r}; allowed: {', '.join(allowed)}")
+    _check(isinstance(train.get("lr"), (int, float)) and train["lr"] > 0, f"train.lr={train.get('lr')!r} must be > 0")
+    lg = cfg.get("logger") or {}
+    _check(lg.get("name") in LOGGERS, f"unknown logger {lg.get('name')!r}; allowed: {', '.join(LOGGERS)}")
+    if lg.get("name") == "wandb":
+        _check(lg.get("mode") in WANDB_MODES, f"logger.mode={lg.get('mode')!r}; allowed: {', '.join(WANDB_MODES)}")
+    seed = cfg.get("seed")
+    _check(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} is not allowed: an integer")
+    ckpt = model.get("checkpoint")
+    _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
+
+
+def _dataset_kwargs(ds: dict) -> dict:
+    return {k: v for k, v in ds.items() if k not in ("name", "pool_size", "label_noise")}
+
+
+def build_logger(cfg: dict, rid: str, sweep: Optional[str]):
+    """A Lightning logger for this job (or None), and a function that closes it."""
+    lg = cfg.get("logger") or {"name": "none"}
+    paths = cfg["paths"]
+    if lg["name"] == "none":
+        return None
+    if lg["name"] == "csv":
+        from pytorch_lightning.loggers import CSVLogger
+
+        return CSVLogger(save_dir=str(Path(paths["root"]) / "csv"), name=sweep or "runs", version=rid)
+    from pytorch_lightning.loggers import WandbLogger
+
+    mode = os.environ.get("WANDB_MODE") or lg.get("mode", "offline")
+    Path(paths["wandb_dir"]).mkdir(parents=True, exist_ok=True)
+    return WandbLogger(
+        project=lg.get("project", "data-pruning"), entity=lg.get("entity"), group=lg.get("group") or sweep,
+        name=rid, save_dir=str(paths["wandb_dir"]), mode=mode, job_type="train", tags=list(lg.get("tags") or []),
+        config=cfg, reinit="finish_previous",
+    )
+
+
+def close_logger(logger: Any, summary: dict) -> None:
+    """Write the final metrics into the wandb run's summary and finish it (one wandb run per job)."""
+    if logger is None:
+        return
+    try:
+        from pytorch_lightning.loggers import WandbLogger
+
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            run = logger.experiment
+            for k, v in summary.items():
+                run.summary[k] = v
+            wandb.finish()
+        else:
+            logger.finalize("success")
+    except Exception as e:  # logging must never lose a result
+        log.warning("closing the logger failed: %s", e)
+
+
+def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
+    """Run one job from a resolved config dict; return its record (also written to ``paths.results_dir``).
+
+    Bad settings raise ConfigError/DatasetError before any training. A run that fails in training (NaN loss...)
+    returns and writes a ``failed`` record with the reason.
+    """
+    from bench.data import build_dataset, make_pool
+    from bench.metrics import ScoreContext, compute_scores
+    from bench.prune import class_histogram, score_stats, select
+    from bench.results import is_done, library_versions, read_record, record_path, result_settings, run_id, \
+        write_record
+    from bench.scores import ScoreStore, stable_hash
+    from bench.train import resolve_device, train_student
+
+    validate_config(cfg)
+    rid = run_id(cfg)
+    results_dir = Path(cfg["paths"]["results_dir"])
+    sweep = cfg.get("sweep") or sweep
+    if is_done(results_dir, rid) and not cfg.get("force"):
+        log.info("run %s already done (%s); skipping (force=true re-runs)", rid, record_path(results_dir, rid))
+        rec = read_record(record_path(results_dir, rid))
+        rec["skipped"] = True
+        return rec
+
+    t_start = time.perf_counter()
+    ds, metric, prune = cfg["dataset"], cfg["metric"], cfg["prune"]
+    seed = int(cfg["seed"])
+    splits = build_dataset(ds["name"], **_dataset_kwargs(ds))
+    pool = make_pool(splits, ds.get("pool_size"), seed, float(ds.get("label_noise") or 0.0))
+
+    probe_model = dict(metric.get("model") or cfg["model"])
+    params = {k: v for k, v in metric.items() if k not in ("name", "model")}
+    device = resolve_device(cfg["train"].get("accelerator", "auto"))
+    ctx = ScoreContext(splits=splits, pool=pool, params=params, seed=seed, device=device, model=probe_model,
+                       progress=bool(cfg["train"].get("progress_bar", True)))
+    settings = result_settings(cfg)
+    spec = {"dataset": settings["dataset"], "pool": pool.fingerprint(), "metric": metric["name"], "params": params,
+            "model": probe_model, "seed": seed}
+    t0 = time.perf_counter()
+    scores, computed = compute_scores(metric["name"], ctx, ScoreStore(cfg["paths"]["scores_dir"]), spec)
+    score_seconds = time.perf_counter() - t0
+    labels = pool.y.numpy()
+    if scores is None:
+        kept = np.arange(len(pool))
+    else:
+        kept = select(scores, labels, prune["keep"], prune["strategy"], seed, within=prune.get("within", "hard"),
+                      beta=prune.get("beta", 0.0), n_bins=prune.get("n_bins", 50))
+    record: dict[str, Any] = {
+        "run_id": rid, "status": None, "reason": None, "sweep": sweep,
+        "dataset": ds["name"], "pool_size": len(pool), "metric": metric["name"], "strategy": prune["strategy"],
+        "keep": float(prune["keep"]), "n_train": int(kept.size), "model": cfg["model"]["name"], "seed": seed,
+        "budget": cfg["train"]["budget"], "epochs": None, "steps": None,
+        "label_noise": float(ds.get("label_noise") or 0.0), "noisy_in_pool": int(pool.noisy.sum()),
+        "noisy_kept": int(pool.noisy[kept].sum()),
+        "test_error": None, "test_accuracy": None, "test_loss": None, "curve": [],
+        "class_hist_kept": class_histogram(labels[kept], splits.num_classes),
+        "class_hist_pool": class_histogram(labels, splits.num_classes),
+        "kept_score_stats": score_stats(None if scores is None else scores[kept]),
+        "pool_score_stats": score_stats(scores),
+        "score_key": None if scores is None else stable_hash(spec, 24), "scores_computed_now": computed,
+        "score_seconds": score_seconds, "wall_time_s": None, "versions": library_versions(), "config": cfg,
+        "extra": {},
+    }
+    if cfg.get("dry_run"):
+        record.update(status="dry_run", wall_time_s=time.perf_counter() - t_start)
+        log.info("dry run %s: pool %d, kept %d; nothing trained, no record written", rid, len(pool), kept.size)
+        return record
+
+    logger = build_logger(cfg, rid, sweep)
+    try:
+        out = train_student(splits, pool, kept, cfg["model"], cfg["train"], seed, logger=logger, desc=rid)
+        record.update(status="ok", test_error=out["test_error"], test_accuracy=out["test_accuracy"],
+                      test_loss=out["test_loss"], curve=out["curve"], epochs=out["epochs"], steps=out["steps"])
+        record["extra"].update({k: out[k] for k in ("train_seconds", "examples_per_second", "device", "precision",
+                                                     "channels_last", "steps_per_epoch", "lr")})
+    except Exception as e:  # a failed run is recorded; the sweep goes on
+        log.error("run %s failed: %s\n%s", rid, e, traceback.format_exc())
+        record.update(status="failed", reason=f"{type(e).__name__}: {e}")
+    finally:
+        record["wall_time_s"] = time.perf_counter() - t_start
+        close_logger(logger, {k: record[k] for k in ("status", "test_error", "test_accuracy", "test_loss",
+                                                    "n_train", "noisy_kept", "run_id")})
+    path = write_record(results_dir, record)
+    record["record_path"] = str(path)
+    log.info("run %s %s: test_error=%s n_train=%d -> %s", rid, record["status"], record["test_error"],
+             record["n_train"], path)
+    return record
+
+
+def _sweep_name() -> Optional[str]:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        if hc.mode == RunMode.MULTIRUN:
+            return Path(hc.sweep.dir).name
+    except Exception:
+        pass
+    return None
+
+
+def to_plain(cfg: Any) -> dict:
+    """A resolved plain dict of a DictConfig, with relative paths made absolute from the launch directory."""
+    from omegaconf import OmegaConf
+
+    out = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    out.pop("hydra", None)
+    for key, val in list(out.get("paths", {}).items()):
+        out["paths"][key] = str(Path(val).expanduser().absolute())
+    return out
+
+
+def _quiet_lightning() -> None:
+    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda",
+                 "lightning_fabric.utilities.seed", "pytorch_lightning.trainer.connectors.signal_connector"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main_from_config(cfg: Any) -> Optional[float]:
+    from omegaconf.errors import MissingMandatoryValue
+
+    _quiet_lightning()
+    try:
+        plain = to_plain(cfg)
+    except MissingMandatoryValue as e:
+        raise ConfigError(f"a required setting is missing: {e}") from e
+    rec = run_pipeline(plain, sweep=_sweep_name())
+    return rec.get("test_error")
+
+
+def _hydra_main() -> None:
+    import hydra
+
+    hydra.main(version_base="1.3", config_path="../conf", config_name="config")(main_from_config)()
+
+
+if __name__ == "__main__":
+    _hydra_main()
