@@ -1,0 +1,469 @@
+"""Learning curves, Pareto frontiers, droppable fractions and class-balance summaries.
+
+All functions take the tidy ``ok`` frame of :func:`bench.collect.table.load_records`
+(one row per successful run) and return new frames; nothing is modified in place.
+
+The x-variable
+    Curves are functions of ``x``: ``n_train`` (examples actually trained on) by
+    default, ``alpha_prune`` for ``dataset == "perceptron"`` (read from
+    ``extra.alpha_prune``).  Every function accepts ``x=``: ``None`` (that
+    default rule), a column name used for all datasets, or a ``{dataset: column}``
+    mapping (unlisted datasets fall back to the default rule).  Output frames carry
+    ``x_var`` (the column used) and ``x`` (its value).
+
+Context keys
+    Runs that differ in ``label_noise`` or ``budget`` (``epochs`` vs ``steps``)
+    are never averaged together: those columns (``context=``) are appended to
+    every grouping.  Add any other setting that a sweep varies and that must not
+    be pooled, e.g. ``context=("label_noise", "budget", "probe_angle_deg")`` for a
+    perceptron probe-angle sweep (names resolve to ``extra.<name>`` too).  Pass
+    ``context=()`` to disable.
+
+Full-data runs
+    A ``keep == 1`` run trains on the whole pool whatever the pruning metric, so
+    when a (metric, strategy) group has no ``keep == 1`` run at some pool size,
+    the frontier and the droppable-fraction reference *borrow* the pooled
+    ``keep == 1`` runs of other metrics at that (dataset, model, pool size,
+    context); this is recorded in ``borrowed_full`` / ``ref_source``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zlib
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .fit import CurveFit, fit_curve, hierarchical_resampler
+from .table import resolve_column
+
+__all__ = [
+    "CURVE_KEYS",
+    "CONTEXT_KEYS",
+    "FRONTIER_KEYS",
+    "add_x",
+    "class_balance",
+    "default_x",
+    "droppable_fraction",
+    "error_vs_keep",
+    "fit_frontiers",
+    "fit_learning_curves",
+    "learning_curves",
+    "pareto_frontier",
+    "resolve_context",
+]
+
+CURVE_KEYS: tuple[str, ...] = ("dataset", "model", "metric", "strategy", "keep")
+FRONTIER_KEYS: tuple[str, ...] = ("dataset", "model", "metric", "strategy")
+CONTEXT_KEYS: tuple[str, ...] = ("label_noise", "budget")
+XSpec = str | Mapping[str, str] | None
+
+_FULL = 1.0
+_KEEP_TOL = 1e-9
+
+
+# =========================================================================== basics
+def default_x(dataset: object) -> str:
+    """``alpha_prune`` for perceptron theory runs, ``n_train`` otherwise."""
+    return "alpha_prune" if str(dataset) == "perceptron" else "n_train"
+
+
+def add_x(df: pd.DataFrame, x: XSpec = None) -> pd.DataFrame:
+    """Copy of ``df`` with ``x_var`` / ``x`` columns.
+
+    Under the default rule, perceptron runs without ``alpha_prune`` fall back to
+    ``n_train`` (warned); an explicitly requested column that does not exist raises
+    ``KeyError``.  Rows without a finite positive x are dropped (warned).
+    """
+    out = df.copy()
+    if out.empty:
+        out["x_var"] = pd.Series(dtype=object)
+        out["x"] = pd.Series(dtype=float)
+        return out
+    datasets = out["dataset"] if "dataset" in out else pd.Series([None] * len(out), index=out.index)
+
+    def pick(ds):
+        if isinstance(x, str):
+            return x
+        if isinstance(x, Mapping) and ds in x:
+            return x[ds]
+        return default_x(ds)
+
+    out["x_var"] = [pick(ds) for ds in datasets]
+    explicit = isinstance(x, str) or isinstance(x, Mapping)
+    vals = pd.Series(np.nan, index=out.index, dtype=float)
+    for var, idx in out.groupby("x_var").groups.items():
+        try:
+            col = resolve_column(out, var)
+        except KeyError:
+            if explicit or var == "n_train":
+                raise
+            col = None
+        v = (pd.to_numeric(out.loc[idx, col], errors="coerce").astype(float) if col
+             else pd.Series(np.nan, index=idx))
+        missing = idx[~np.isfinite(v.to_numpy())]
+        if len(missing) and not explicit and var != "n_train":
+            # Default rule only: fall back to n_train rather than dropping the runs.
+            warnings.warn(f"{len(missing)} run(s) lack {var!r}; using n_train as x for them",
+                          stacklevel=2)
+            out.loc[missing, "x_var"] = "n_train"
+            v.loc[missing] = pd.to_numeric(out.loc[missing, "n_train"], errors="coerce")
+        vals.loc[idx] = v
+    out["x"] = vals
+    bad = ~(np.isfinite(out["x"]) & (out["x"] > 0))
+    if bad.any():
+        warnings.warn(f"{int(bad.sum())} run(s) without a finite positive x "
+                      f"({', '.join(sorted(set(out.loc[bad, 'x_var'])))}) left out of curves",
+                      stacklevel=2)
+        out = out.loc[~bad]
+    return out
+
+
+def resolve_context(df: pd.DataFrame, context: Sequence[str]) -> list[str]:
+    """Context columns present in ``df`` (``name`` or ``extra.name``), in order."""
+    out = []
+    for c in context:
+        for col in (c, f"extra.{c}"):
+            if col in df.columns and col not in out:
+                out.append(col)
+                break
+    return out
+
+
+_ctx = resolve_context
+
+
+def _groups(df: pd.DataFrame, cols: Sequence[str]) -> Iterator[tuple[dict, pd.DataFrame]]:
+    cols = list(cols)
+    if df.empty:
+        return
+    if not cols:
+        yield {}, df
+        return
+    for key, g in df.groupby(cols, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        yield dict(zip(cols, key)), g
+
+
+def _agg(g: pd.DataFrame, y: str) -> dict:
+    v = g[y].to_numpy(dtype=float)
+    n = int(np.isfinite(v).sum())
+    std = float(np.nanstd(v, ddof=1)) if n > 1 else math.nan
+    return {"mean": float(np.nanmean(v)) if n else math.nan, "std": std,
+            "sem": std / math.sqrt(n) if n > 1 else math.nan, "count": n}
+
+
+def _rng_seed(seed: int, key: dict) -> list[int]:
+    return [int(seed), zlib.crc32(repr(sorted(key.items(), key=lambda kv: kv[0])).encode())]
+
+
+def _is_full(keep: pd.Series) -> np.ndarray:
+    return np.isclose(keep.to_numpy(dtype=float), _FULL, atol=_KEEP_TOL, rtol=0)
+
+
+# =========================================================================== learning curves
+def learning_curves(
+    df: pd.DataFrame,
+    *,
+    x: XSpec = None,
+    y: str = "test_error",
+    keys: Sequence[str] = CURVE_KEYS,
+    context: Sequence[str] = CONTEXT_KEYS,
+) -> pd.DataFrame:
+    """Seed-aggregated curves: one row per (keys, context, x_var, pool_size, x).
+
+    Columns: the keys, ``x_var``, ``pool_size``, ``x``, ``n_train`` (mean), ``mean``,
+    ``std``, ``sem``, ``count`` (seeds with a finite ``y``), ``seeds`` and, when the
+    records carry it, ``theory`` (mean ``extra.eps_theory``).
+    """
+    d = add_x(df, x)
+    gk = list(keys) + _ctx(d, context) + ["x_var"]
+    theory = "extra.eps_theory" if "extra.eps_theory" in d.columns else None
+    rows = []
+    for key, g in _groups(d, gk + ["pool_size", "x"]):
+        row = {**key, "n_train": float(g["n_train"].mean()), **_agg(g, y),
+               "seeds": ",".join(str(int(s)) if pd.notna(s) else "?" for s in sorted(g["seed"]))}
+        if theory:
+            t = pd.to_numeric(g[theory], errors="coerce")
+            row["theory"] = float(t.mean()) if t.notna().any() else math.nan
+        rows.append(row)
+    cols = gk + ["pool_size", "x", "n_train", "mean", "std", "sem", "count", "seeds"] + (
+        ["theory"] if theory else [])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _fit_row(kind: str, key: dict, fit: CurveFit, y: str) -> dict:
+    return {"kind": kind, **key, "y": y, **fit.to_dict()}
+
+
+def fit_learning_curves(
+    df: pd.DataFrame,
+    *,
+    x: XSpec = None,
+    y: str = "test_error",
+    keys: Sequence[str] = CURVE_KEYS,
+    context: Sequence[str] = CONTEXT_KEYS,
+    n_boot: int = 200,
+    seed: int = 0,
+    **fit_kw,
+) -> tuple[pd.DataFrame, dict[tuple, CurveFit]]:
+    """Fit every learning curve (fixed keep, x varying through the pool size).
+
+    Each curve is fitted on its seed-level observations with :func:`fit_curve`
+    (bootstrap over x and seeds).  Returns ``(fits, objects)``: ``fits`` has one row
+    per curve with ``kind == "curve"``; ``objects`` maps the tuple of group-key
+    values to the :class:`CurveFit`.
+    """
+    d = add_x(df, x)
+    gk = list(keys) + _ctx(d, context) + ["x_var"]
+    rows, objs = [], {}
+    for key, g in _groups(d, gk):
+        fit = fit_curve(g["x"].to_numpy(float), g[y].to_numpy(float), n_boot=n_boot,
+                        seed=np.random.default_rng(_rng_seed(seed, key)), **fit_kw)
+        rows.append(_fit_row("curve", key, fit, y))
+        objs[tuple(key.values())] = fit
+    return pd.DataFrame(rows), objs
+
+
+# =========================================================================== frontier
+def _frontier_observations(d: pd.DataFrame, by: list[str], ctx: list[str]) -> Iterator[tuple[dict, pd.DataFrame]]:
+    """Seed-level candidate rows per frontier group, including borrowed keep=1 runs."""
+    share = ["dataset", "model"] + ctx
+    share = [c for c in share if c in d.columns]
+    full = d.loc[_is_full(d["keep"])]
+    for key, g in _groups(d, by + ctx + ["x_var"]):
+        g = g.assign(borrowed_full=False)
+        mine_full = set(g.loc[_is_full(g["keep"]), "pool_size"].dropna())
+        sel = full
+        for c in share + ["x_var"]:
+            v = key[c]
+            sel = sel.loc[sel[c].isna()] if pd.isna(v) else sel.loc[sel[c] == v]
+        borrow = sel.loc[~sel["pool_size"].isin(mine_full) & sel["pool_size"].isin(set(g["pool_size"]))]
+        if not borrow.empty:
+            borrow = borrow.assign(borrowed_full=True)
+            for c in by:
+                if c not in share:
+                    borrow[c] = key[c]
+            g = pd.concat([g, borrow], ignore_index=True)
+        yield key, g
+
+
+def _cells(g: pd.DataFrame, y: str) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Per (x, keep, pool_size) cell: the table of cells and the seed-level y arrays."""
+    cells, arrays = [], []
+    for ck, cg in _groups(g, ["x", "keep", "pool_size"]):
+        v = cg[y].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if len(v) == 0:
+            continue
+        cells.append({**ck, **_agg(cg, y), "borrowed_full": bool(cg["borrowed_full"].any())})
+        arrays.append(v)
+    return pd.DataFrame(cells), arrays
+
+
+def _select_frontier(cx: np.ndarray, cmean: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each distinct x the argmin cell; and whether that minimum is Pareto-optimal.
+
+    Returns (distinct x, index of best cell per x, pareto mask).  A point is Pareto
+    optimal when its error is strictly below every best error at smaller x.
+    """
+    ux = np.unique(cx)
+    best = np.empty(len(ux), dtype=int)
+    for i, u in enumerate(ux):
+        idx = np.flatnonzero(cx == u)
+        best[i] = idx[np.argmin(cmean[idx])]
+    bmean = cmean[best]
+    prev_min = np.concatenate([[np.inf], np.minimum.accumulate(bmean)[:-1]])
+    return ux, best, bmean < prev_min
+
+
+def pareto_frontier(
+    df: pd.DataFrame,
+    *,
+    x: XSpec = None,
+    y: str = "test_error",
+    by: Sequence[str] = FRONTIER_KEYS,
+    context: Sequence[str] = CONTEXT_KEYS,
+) -> pd.DataFrame:
+    """Best achievable error per x over keep fractions and pool sizes.
+
+    For each group (``by`` + context) and each distinct x, the (keep, pool_size)
+    cell with the lowest seed-mean error.  ``pareto`` marks points whose error is
+    strictly lower than the best error at every smaller x (the frontier proper:
+    no smaller training set does at least as well).  ``n_candidates`` counts the
+    cells compared at that x.  The minimum of noisy means is biased low when
+    many cells compete; see ``count``/``sem``.
+    """
+    d = add_x(df, x)
+    ctx = _ctx(d, context)
+    cols = list(by) + ctx + ["x_var", "x", "mean", "std", "sem", "count", "keep", "pool_size",
+                            "borrowed_full", "n_candidates", "pareto"]
+    rows = []
+    for key, g in _frontier_observations(d, list(by), ctx):
+        cells, _ = _cells(g, y)
+        if cells.empty:
+            continue
+        ux, best, pareto = _select_frontier(cells["x"].to_numpy(float), cells["mean"].to_numpy(float))
+        for u, b, p in zip(ux, best, pareto):
+            c = cells.iloc[b]
+            rows.append({**key, "x": float(u), "mean": c["mean"], "std": c["std"], "sem": c["sem"],
+                         "count": int(c["count"]), "keep": c["keep"], "pool_size": c["pool_size"],
+                         "borrowed_full": bool(c["borrowed_full"]),
+                         "n_candidates": int((cells["x"] == u).sum()), "pareto": bool(p)})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def fit_frontiers(
+    df: pd.DataFrame,
+    *,
+    x: XSpec = None,
+    y: str = "test_error",
+    by: Sequence[str] = FRONTIER_KEYS,
+    context: Sequence[str] = CONTEXT_KEYS,
+    n_boot: int = 200,
+    seed: int = 0,
+    **fit_kw,
+) -> tuple[pd.DataFrame, dict[tuple, CurveFit]]:
+    """Fit the Pareto frontier (its ``pareto`` points) of every group.
+
+    The bootstrap re-does the whole selection: seeds are resampled inside every
+    (keep, pool_size) cell, the frontier is re-selected from the resampled means,
+    and then the frontier points are case-resampled before refitting.  Rows have
+    ``kind == "frontier"`` and ``keep`` = NaN.
+    """
+    d = add_x(df, x)
+    ctx = _ctx(d, context)
+    rows, objs = [], {}
+    for key, g in _frontier_observations(d, list(by), ctx):
+        cells, arrays = _cells(g, y)
+        if cells.empty:
+            continue
+        cx, cmean = cells["x"].to_numpy(float), cells["mean"].to_numpy(float)
+        ux, best, pareto = _select_frontier(cx, cmean)
+        fx, fy = ux[pareto], cmean[best][pareto]
+
+        def resampler(rng, cx=cx, arrays=arrays):
+            means = np.array([a[rng.integers(0, len(a), size=len(a))].mean() for a in arrays])
+            bx, bbest, bpar = _select_frontier(cx, means)
+            px, py = bx[bpar], means[bbest][bpar]
+            return hierarchical_resampler(px, py, min_distinct=3)(rng)
+
+        fit = fit_curve(fx, fy, n_boot=n_boot, resampler=resampler,
+                        seed=np.random.default_rng(_rng_seed(seed, key)), **fit_kw)
+        k = {**key}
+        k = {c: k[c] for c in by} | {"keep": math.nan} | {c: k[c] for c in ctx} | {"x_var": k["x_var"]}
+        rows.append(_fit_row("frontier", k, fit, y))
+        objs[tuple(key.values())] = fit
+    return pd.DataFrame(rows), objs
+
+
+# =========================================================================== keep sweeps
+def error_vs_keep(
+    df: pd.DataFrame,
+    *,
+    y: str = "test_error",
+    keys: Sequence[str] = ("dataset", "model", "metric", "strategy", "pool_size"),
+    context: Sequence[str] = CONTEXT_KEYS,
+) -> pd.DataFrame:
+    """Seed-aggregated error per keep fraction at fixed pool size (and ``n_train``)."""
+    ctx = _ctx(df, context)
+    gk = list(keys) + ctx
+    rows = []
+    for key, g in _groups(df, gk + ["keep"]):
+        rows.append({**key, "n_train": float(g["n_train"].mean()), **_agg(g, y)})
+    return pd.DataFrame(rows, columns=gk + ["keep", "n_train", "mean", "std", "sem", "count"])
+
+
+def droppable_fraction(
+    df: pd.DataFrame,
+    tolerance: float = 0.005,
+    *,
+    y: str = "test_error",
+    keys: Sequence[str] = ("dataset", "model", "metric", "strategy", "pool_size"),
+    context: Sequence[str] = CONTEXT_KEYS,
+) -> pd.DataFrame:
+    """Smallest keep whose error stays within ``tolerance`` of the full-data run.
+
+    Per group (``keys`` + context) the reference is the seed-mean error at
+    ``keep == 1`` (the group's own runs, else the pooled ``keep == 1`` runs of the
+    same dataset/model/pool size/context: ``ref_source``).  Walking down from the
+    largest keep < 1, ``min_keep`` is the last keep before the first one whose mean
+    error exceeds ``ref_error + tolerance`` (so every tested keep >= ``min_keep``
+    is within tolerance); ``droppable_fraction = 1 - min_keep``.  ``tolerance`` is
+    absolute (0.005 = 0.5 percentage points of error).  ``note`` warns when the
+    comparison is below the seed-noise level or rests on single seeds.
+    """
+    ctx = _ctx(df, context)
+    gk = list(keys) + ctx
+    share = [c for c in ("dataset", "model", "pool_size") if c in df.columns] + ctx
+    full = df.loc[_is_full(df["keep"])] if not df.empty else df
+    cols = gk + ["ref_error", "ref_sem", "ref_count", "ref_source", "keeps_tested", "min_keep",
+                 "error_at_min_keep", "sem_at_min_keep", "droppable_fraction", "tolerance", "note"]
+    rows = []
+    for key, g in _groups(df, gk):
+        notes = []
+        own = g.loc[_is_full(g["keep"])]
+        if len(own):
+            ref, src = _agg(own, y), "own"
+        else:
+            sel = full
+            for c in share:
+                v = key.get(c)
+                sel = sel.loc[sel[c].isna()] if pd.isna(v) else sel.loc[sel[c] == v]
+            ref, src = (_agg(sel, y), "pooled keep=1 runs") if len(sel) else (None, "none")
+        ek = error_vs_keep(g, y=y, keys=[k for k in keys if k != "keep"], context=ctx)
+        ek = ek.loc[~_is_full(ek["keep"])].sort_values("keep", ascending=False)
+        tested = ", ".join(f"{k:g}" for k in sorted(set(g["keep"].dropna())))
+        row = {**key, "ref_source": src, "keeps_tested": tested, "tolerance": tolerance}
+        if ref is None:
+            rows.append({**row, "note": "no keep=1 reference run"})
+            continue
+        row.update(ref_error=ref["mean"], ref_sem=ref["sem"], ref_count=ref["count"])
+        min_keep, at = _FULL, {"mean": ref["mean"], "sem": ref["sem"], "count": ref["count"]}
+        for _, r in ek.iterrows():
+            if r["mean"] <= ref["mean"] + tolerance:
+                min_keep, at = float(r["keep"]), r
+            else:
+                break
+        if ek.empty:
+            notes.append("no keep < 1 tested")
+        if ref["count"] < 2 or at["count"] < 2:
+            notes.append("single seed at reference or min_keep: no noise estimate")
+        else:
+            se = 2.0 * math.sqrt(ref["sem"] ** 2 + at["sem"] ** 2)
+            if se > tolerance:
+                notes.append(f"tolerance {tolerance:g} below noise level (2 SE of difference = {se:.3g})")
+        row.update(min_keep=min_keep, error_at_min_keep=at["mean"], sem_at_min_keep=at["sem"],
+                   droppable_fraction=1.0 - min_keep, note="; ".join(notes))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def class_balance(
+    df: pd.DataFrame,
+    *,
+    keys: Sequence[str] = ("dataset", "metric", "strategy", "keep"),
+) -> pd.DataFrame:
+    """Class-balance summary per metric x keep (pooled over pool sizes, models and seeds).
+
+    ``class_imbalance_*``: total-variation distance between kept and pool class
+    frequencies; ``class_min_ratio_mean``: mean over runs of min_c p_kept/p_pool;
+    ``noisy_kept_frac_mean``: fraction of kept examples with a corrupted label.
+    """
+    cols = list(keys) + ["class_imbalance_mean", "class_imbalance_std", "class_imbalance_max",
+                         "class_min_ratio_mean", "noisy_kept_frac_mean", "count"]
+    rows = []
+    for key, g in _groups(df, keys):
+        ci = g["class_imbalance"].to_numpy(float)
+        ci = ci[np.isfinite(ci)]
+        rows.append({**key,
+                     "class_imbalance_mean": float(ci.mean()) if len(ci) else math.nan,
+                     "class_imbalance_std": float(ci.std(ddof=1)) if len(ci) > 1 else math.nan,
+                     "class_imbalance_max": float(ci.max()) if len(ci) else math.nan,
+                     "class_min_ratio_mean": float(g["class_min_ratio"].mean()),
+                     "noisy_kept_frac_mean": float(g["noisy_kept_frac"].mean()),
+                     "count": int(len(ci))})
+    return pd.DataFrame(rows, columns=cols)
