@@ -176,6 +176,6 @@ def test_launcher_presets_compose():
 
 def test_joblib_parallel_multirun(_isolated_env):
     home = _isolated_env
-    proc = bench_run(["-m", "hydra/launcher=local_parallel", *TINY_MNIST1D, "seed=0,1"], home)
+    proc = bench_run(["-m", "hydra/launcher=local_parallel", *TINY_MNIST1D, "train.num_threads=1", "seed=0,1"], home)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(r["seed"] for r in records(home).values()) == [0, 1]

@@ -30,7 +30,7 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
     lr_per_256=False, momentum=0.9, nesterov=True, weight_decay=5e-4, decay_norm_and_bias=False,
     schedule="cosine", warmup=0.0, milestones=[], gamma=0.1, label_smoothing=0.0, n_evals=None,
     accelerator="auto", precision="auto", channels_last="auto", num_workers=4, progress_bar=True,
-    deterministic=False,
+    deterministic=False, num_threads=None,
 )
 BUDGETS = ("epochs", "steps")
 
@@ -108,6 +108,8 @@ def train_student(
     cfg = {**TRAIN_DEFAULTS, **train_cfg}
     device = resolve_device(cfg["accelerator"])
     precision = resolve_precision(cfg["precision"], device)
+    if cfg["num_threads"]:
+        torch.set_num_threads(int(cfg["num_threads"]))
     pl.seed_everything(seed, workers=True, verbose=False)
     model_kwargs = {k: v for k, v in model_cfg.items() if k != "name"}
     model = create_model(model_cfg["name"], splits.num_classes, splits.input_shape, **model_kwargs)
