@@ -155,3 +155,10 @@ def vit(num_classes: int, input_shape: tuple, patch_size: int = 4, embed_dim: in
     return VisionTransformer(img_size=(h, w), patch_size=patch_size, in_chans=in_ch, num_classes=num_classes,
                              embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio,
                              drop_path_rate=drop_path_rate)
+
+
+@MODELS.register("perceptron")
+def perceptron(num_classes: int, input_shape: tuple, **_: Any) -> nn.Module:
+    """The teacher-student perceptron's student J (no bias). bench.run trains it as the max-margin solution
+    (bench/train/perceptron.py), not by SGD; this module is its linear form, sign(J . x)."""
+    return nn.Linear(_numel(input_shape), 1, bias=False)

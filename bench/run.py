@@ -77,6 +77,12 @@ def validate_config(cfg: dict) -> None:
         _check(lg.get("mode") in WANDB_MODES, f"logger.mode={lg.get('mode')!r}; allowed: {', '.join(WANDB_MODES)}")
     seed = cfg.get("seed")
     _check(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} is not allowed: an integer")
+    is_perceptron = (ds.get("name") == "perceptron", model.get("name") == "perceptron")
+    _check(is_perceptron[0] == is_perceptron[1],
+           f"dataset={ds.get('name')} with model={model.get('name')} is not allowed: the teacher-student perceptron "
+           f"needs dataset=perceptron together with model=perceptron")
+    _check(metric.get("name") != "margin" or is_perceptron[0],
+           f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}")
     ckpt = model.get("checkpoint")
     _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
 
@@ -196,11 +202,21 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
 
     logger = build_logger(cfg, rid, sweep)
     try:
-        out = train_student(splits, pool, kept, cfg["model"], cfg["train"], seed, logger=logger, desc=rid)
+        if cfg["model"]["name"] == "perceptron":
+            from bench.train.perceptron import train_perceptron
+
+            rule = "random" if metric["name"] == "random" else (
+                prune["strategy"] if metric["name"] == "margin" and prune["strategy"] in ("keep_hard", "keep_easy")
+                else None)
+            out = train_perceptron(splits, pool, kept, cfg["model"], cfg["train"], seed, rule=rule,
+                                   keep=prune["keep"])
+        else:
+            out = train_student(splits, pool, kept, cfg["model"], cfg["train"], seed, logger=logger, desc=rid)
         record.update(status="ok", test_error=out["test_error"], test_accuracy=out["test_accuracy"],
                       test_loss=out["test_loss"], curve=out["curve"], epochs=out["epochs"], steps=out["steps"])
         record["extra"].update({k: out[k] for k in ("train_seconds", "examples_per_second", "device", "precision",
-                                                     "channels_last", "steps_per_epoch", "lr")})
+                                                     "channels_last", "steps_per_epoch", "lr") if k in out})
+        record["extra"].update(out.get("extra", {}))
     except Exception as e:  # a failed run is recorded; the sweep goes on
         log.error("run %s failed: %s\n%s", rid, e, traceback.format_exc())
         record.update(status="failed", reason=f"{type(e).__name__}: {e}")

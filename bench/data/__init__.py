@@ -156,3 +156,4 @@ def make_pool(splits: Splits, pool_size: Optional[int], seed: int, label_noise: 
 from bench.data import small as _small  # noqa: E402,F401
 from bench.data import vision as _vision  # noqa: E402,F401
 from bench.data import folder as _folder  # noqa: E402,F401
+from bench.data import perceptron as _perceptron  # noqa: E402,F401
