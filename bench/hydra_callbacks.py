@@ -25,13 +25,49 @@ def sweep_job_overrides(config: Any) -> list[list[str]]:
     return [list(job) for batch in batches for job in batch]
 
 
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def compose_jobs(jobs: list[list[str]]):
+    """Yield (job overrides, composed config) for every job.
+
+    Composing is slow (~0.1 s), so jobs that differ only in plain values (``prune.keep=0.5``, ``seed=1``) share
+    one composition per combination of config-group choices, and their values are set with OmegaConf. A job
+    with an override of another kind (``+key``, ``~key``, an unknown key) is composed in full.
+    """
+    from hydra import compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf, open_dict
+
+    parser = OverridesParser.create()
+    cache: dict[tuple, object] = {}
+    for job in jobs:
+        parsed = [parser.parse_override(o) for o in job]
+        simple = all(not (o.is_add() or o.is_delete() or o.is_force_add()) for o in parsed)
+        groups = tuple(s for s, o in zip(job, parsed)
+                       if "/" in o.key_or_group or (CONF_DIR / o.key_or_group).is_dir() or o.package)
+        values = [o for s, o in zip(job, parsed) if s not in groups]
+        cfg = None
+        if simple:
+            if groups not in cache:
+                cache[groups] = compose(config_name="config", overrides=list(groups))
+            cfg = OmegaConf.create(OmegaConf.to_container(cache[groups]))
+            for o in values:
+                if OmegaConf.select(cfg, o.key_or_group, default="__missing__") == "__missing__":
+                    cfg = None  # not a plain existing key: let Hydra decide
+                    break
+                with open_dict(cfg):
+                    OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
+        if cfg is None:
+            cfg = compose(config_name="config", overrides=job)
+        yield job, cfg
+
+
 class ValidateSweep(Callback):
     """Compose and validate every job's config at multirun start, so a bad value fails the sweep before any job
     trains (not halfway through)."""
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        from hydra import compose
-
         from bench.run import ConfigError, to_plain, validate_config
 
         try:
@@ -39,16 +75,19 @@ class ValidateSweep(Callback):
         except Exception as e:  # an exotic sweeper (optuna...): each job validates itself
             log.debug("not pre-validating the sweep: %s", e)
             return
-        for job in jobs:
-            try:
-                cfg = compose(config_name="config", overrides=job)
-                validate_config(to_plain(cfg))
-            except ConfigError as e:
-                # Hydra turns callback exceptions into warnings; SystemExit stops the sweep for real.
-                print(f"Error: {e}\n  in sweep job: {' '.join(job)}\nNo job of this sweep was run.", file=sys.stderr)
-                raise SystemExit(2) from None
-            except Exception as e:
-                log.debug("could not pre-validate job %s: %s", job, e)
+        try:
+            for job, cfg in compose_jobs(jobs):
+                try:
+                    validate_config(to_plain(cfg))
+                except ConfigError as e:
+                    # Hydra turns callback exceptions into warnings; SystemExit stops the sweep for real.
+                    print(f"Error: {e}\n  in sweep job: {' '.join(job)}\nNo job of this sweep was run.",
+                          file=sys.stderr)
+                    raise SystemExit(2) from None
+        except SystemExit:
+            raise
+        except Exception as e:  # composition errors are Hydra's to report, job by job
+            log.debug("could not pre-validate the sweep: %s", e)
 
 
 class CollectAtEnd(Callback):

@@ -20,6 +20,15 @@ from bench.scores import ScoreStore
 
 METRICS = Registry("metric")
 _CACHED: dict[str, bool] = {}
+METRIC_DEFAULTS: dict[str, dict] = {}  # name -> default settings, filled by the metric modules
+
+
+def metric_defaults(name: str) -> dict:
+    """A copy of metric ``name``'s default settings ({} for metrics without settings). Put
+    ``{**metric_defaults(name), **params}`` in the score-cache key so that changing a default in code invalidates
+    the cached scores computed with the old one."""
+    METRICS.get(name)  # unknown names raise, listing the allowed ones
+    return dict(METRIC_DEFAULTS.get(name, {}))
 
 
 def register_metric(name: str, cache: bool = True) -> Callable:

@@ -1,0 +1,381 @@
+"""Probe models for the training-based metrics (EL2N, GraNd, forgetting, memorization).
+
+A metric trains an *ensemble* of K small probe models on the pool (or on one subset of the pool per member) and
+reads scores off them. ``train_ensemble`` trains the K members **together**: their parameters and buffers are
+stacked (``torch.func.stack_module_state``) and one ``vmap``-ed ``functional_call`` runs all K forward/backward
+passes as batched tensor ops, so K models cost far less than K times one model on small networks. Each member still
+has its own initialisation, its own data order, its own augmentation draws and (optionally) its own subset of the
+pool; an element-wise optimiser (SGD, Adam, AdamW) on the stacked parameters is exactly K independent optimisers.
+BatchNorm works in train mode because its running statistics are stacked too. Models that ``vmap`` cannot run fall
+back (``vectorise: auto``) to training the members one after another on the same data streams; ``vectorise: false``
+forces that path. Both paths give the same models up to floating-point rounding (and dropout draws).
+
+Shared probe settings (every training-based metric accepts them, see ``PROBE_DEFAULTS``):
+
+- ``optimizer`` (sgd | adam | adamw), ``lr``, ``momentum``, ``nesterov``, ``weight_decay`` (not on biases and
+  norm parameters), ``batch_size``, ``schedule`` (cosine | linear | constant | multistep, over ``total_epochs``),
+  ``warmup`` (fraction of the run), ``milestones``/``gamma`` (multistep),
+- ``augment``: true = the dataset's own training augmentation (``splits.augment``), false = none,
+- ``vectorise``: auto | true | false, ``eval_batch_size``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from bench.models import create_model
+from bench.train.data import augment as batch_augment
+from bench.train.data import normalise
+
+log = logging.getLogger(__name__)
+
+PROBE_DEFAULTS: dict[str, Any] = dict(
+    optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4, batch_size=128, schedule="cosine",
+    warmup=0.0, milestones=[], gamma=0.1, augment=True, vectorise="auto", eval_batch_size=1024,
+)
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "linear", "constant", "multistep")
+DEFAULT_PROBE_MODEL = {"name": "mlp"}
+# Keys the harness may leave in a metric's config that are not metric settings.
+_IGNORED_KEYS = ("name", "model", "cache")
+
+
+class MetricError(ValueError):
+    """A metric cannot run with the given settings or data (bad parameter, missing file, unsupported dataset)."""
+
+
+def resolve_params(metric: str, params: Optional[dict], defaults: dict) -> dict:
+    """``defaults`` updated with ``params``; an unknown key raises a MetricError naming the allowed keys."""
+    params = dict(params or {})
+    unknown = sorted(k for k in params if k not in defaults and k not in _IGNORED_KEYS)
+    if unknown:
+        raise MetricError(f"unknown setting(s) {', '.join(f'metric.{k}' for k in unknown)} for metric {metric!r}; "
+                          f"allowed: {', '.join(sorted(defaults))}")
+    out = {**defaults, **{k: v for k, v in params.items() if k not in _IGNORED_KEYS}}
+    return out
+
+
+def check_probe_params(metric: str, p: dict) -> None:
+    """Validate the shared probe settings (raises MetricError before any training)."""
+    if p["optimizer"] not in OPTIMIZERS:
+        raise MetricError(f"metric.optimizer={p['optimizer']!r} is not allowed for {metric}; "
+                          f"allowed: {', '.join(OPTIMIZERS)}")
+    if p["schedule"] not in SCHEDULES:
+        raise MetricError(f"metric.schedule={p['schedule']!r} is not allowed for {metric}; "
+                          f"allowed: {', '.join(SCHEDULES)}")
+    if str(p["vectorise"]).lower() not in ("auto", "true", "false"):
+        raise MetricError(f"metric.vectorise={p['vectorise']!r} is not allowed for {metric}; allowed: auto, true, false")
+    for key in ("lr", "batch_size", "eval_batch_size"):
+        if not float(p[key]) > 0:
+            raise MetricError(f"metric.{key}={p[key]} is not allowed for {metric}: it must be > 0")
+
+
+def check_int(metric: str, p: dict, key: str, low: int) -> int:
+    v = p[key]
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise MetricError(f"metric.{key}={v!r} is not allowed for {metric}: it must be an integer >= {low}")
+    return int(v)
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 63-bit seed from the run seed and string/int tags (stable across processes and platforms)."""
+    import hashlib
+
+    ints = [abs(int(p)) if isinstance(p, (int, np.integer)) else
+            int.from_bytes(hashlib.sha256(str(p).encode()).digest()[:8], "little") for p in parts]
+    return int(np.random.SeedSequence(ints).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def probe_model_cfg(model: Optional[dict]) -> dict:
+    """The probe model config: the context's model config, or a default MLP when the harness gave none."""
+    cfg = dict(model or {})
+    return cfg if cfg.get("name") else dict(DEFAULT_PROBE_MODEL)
+
+
+def build_members(model_cfg: dict, num_classes: int, input_shape: Sequence[int], n_models: int, seed: int,
+                  tag: str) -> list[nn.Module]:
+    """``n_models`` freshly initialised probe models, member k seeded by (seed, tag, k); global RNG untouched."""
+    cfg = probe_model_cfg(model_cfg)
+    name = cfg.pop("name")
+    members = []
+    for k in range(n_models):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(seed, tag, "init", k))
+            members.append(create_model(name, num_classes, input_shape, **cfg))
+    return members
+
+
+@dataclass
+class PoolData:
+    """The pool's inputs (raw, on the device; normalised per batch) and training labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    mean: Any
+    std: Any
+    augment_kind: str
+    num_classes: int
+    input_shape: tuple
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        return normalise(self.x[idx], self.mean, self.std)
+
+
+def pool_data(ctx: Any, metric: str, use_augment: bool = True) -> PoolData:
+    """The pool of ``ctx`` as device tensors; raises MetricError for datasets that are not in memory."""
+    splits, pool = ctx.splits, ctx.pool
+    if not splits.in_memory:
+        raise MetricError(f"metric {metric} trains probe models on in-memory datasets only; dataset {splits.name} "
+                          f"is read from folders (use metric=file with precomputed scores, or an embedding metric)")
+    ids = torch.from_numpy(np.asarray(pool.ids, dtype=np.int64))
+    dev = torch.device(ctx.device)
+    return PoolData(x=splits.train_x[ids].to(dev), y=pool.y.to(dev).long(), mean=splits.mean, std=splits.std,
+                    augment_kind=splits.augment if use_augment else "none", num_classes=int(pool.num_classes),
+                    input_shape=tuple(splits.input_shape))
+
+
+def _param_groups(named: dict[str, torch.Tensor], weight_decay: float, stacked: bool) -> list[dict]:
+    """Weight decay on weight matrices/kernels; none on biases and 1-D (norm) parameters."""
+    decay, no_decay = [], []
+    for _, p in named.items():
+        ndim = p.ndim - (1 if stacked else 0)
+        (decay if ndim > 1 else no_decay).append(p)
+    return [g for g in ({"params": decay, "weight_decay": weight_decay},
+                        {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+
+
+def _make_optimizer(groups: list[dict], p: dict) -> torch.optim.Optimizer:
+    if p["optimizer"] == "sgd":
+        return torch.optim.SGD(groups, lr=p["lr"], momentum=p["momentum"],
+                               nesterov=bool(p["nesterov"]) and p["momentum"] > 0)
+    if p["optimizer"] == "adam":
+        return torch.optim.Adam(groups, lr=p["lr"])
+    return torch.optim.AdamW(groups, lr=p["lr"])
+
+
+def lr_at(step: int, total: int, p: dict) -> float:
+    from bench.train.module import lr_factor
+
+    return p["lr"] * lr_factor(step, total, p["schedule"], float(p["warmup"]), tuple(p["milestones"]),
+                               float(p["gamma"]))
+
+
+# on_step(members, idx, weight, logits, y): members = the member indices in this call (all K when vectorised),
+# idx (k, b) pool positions of the batch, weight (k, b) 1 for real entries and 0 for padding, logits (k, b, C)
+# detached training-mode outputs on the (augmented) batch, y (k, b) labels.
+StepHook = Callable[[Sequence[int], torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
+
+
+class Ensemble:
+    """K trained probe models; ``logits(x)`` evaluates all of them (vmap-ed when trained vectorised)."""
+
+    def __init__(self, members: list[nn.Module], vectorised: bool) -> None:
+        self.members = members
+        self.vectorised = vectorised
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @torch.no_grad()
+    def logits(self, data: PoolData, batch_size: int = 1024, positions: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(K, N, C) eval-mode logits of the pool (or of ``positions``) on clean, normalised inputs."""
+        n = data.x.shape[0] if positions is None else positions.numel()
+        pos_all = torch.arange(n, device=data.x.device) if positions is None else positions
+        for m in self.members:
+            m.eval()
+        if self.vectorised:
+            params, buffers = torch.func.stack_module_state(self.members)
+            base = copy.deepcopy(self.members[0]).to("meta").eval()
+
+            def f(p, b, x):
+                return torch.func.functional_call(base, (p, b), (x,))
+
+            run = torch.func.vmap(f, in_dims=(0, 0, None))
+            outs = [run(params, buffers, data.batch(pos_all[i:i + batch_size])) for i in range(0, n, batch_size)]
+        else:
+            outs = [torch.stack([m(data.batch(pos_all[i:i + batch_size])) for m in self.members])
+                    for i in range(0, n, batch_size)]
+        return torch.cat(outs, 1).float()
+
+
+def _member_orders(gens: list[torch.Generator], subsets: list[torch.Tensor], spe: int, bs: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One epoch of per-member shuffled positions, (K, spe*bs) plus a validity mask.
+
+    A member whose subset is shorter than the longest pads its epoch by repeating its own shuffled examples with
+    weight 0 (so train-mode BatchNorm statistics only ever see the member's own examples)."""
+    length = spe * bs
+    orders, valid = [], []
+    for g, sub in zip(gens, subsets):
+        perm = sub[torch.randperm(sub.numel(), generator=g, device=g.device).to(sub.device)]
+        reps = math.ceil(length / perm.numel())
+        full = perm.repeat(reps)[:length]
+        v = torch.zeros(length, dtype=torch.bool, device=sub.device)
+        v[:perm.numel()] = True
+        orders.append(full)
+        valid.append(v)
+    return torch.stack(orders), torch.stack(valid)
+
+
+def _trim_last(idx: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop trailing columns that are padding for every member (the last, partial batch)."""
+    keep = w.any(0)
+    if bool(keep.all()):
+        return idx, w
+    last = int(torch.nonzero(keep).max()) + 1 if bool(keep.any()) else 0
+    return idx[:, :last], w[:, :last]
+
+
+def _can_vmap(members: list[nn.Module], data: PoolData) -> Optional[str]:
+    """None when a vmap-ed forward/backward works on these members, else the error message."""
+    try:
+        probe = [copy.deepcopy(m) for m in members[:2]]
+        params, buffers = torch.func.stack_module_state(probe)
+        base = copy.deepcopy(probe[0]).to("meta").train()
+        xb = data.batch(torch.arange(min(4, data.x.shape[0]), device=data.x.device))
+        xb = xb.unsqueeze(0).expand(len(probe), *xb.shape)
+        out = torch.func.vmap(lambda p, b, x: torch.func.functional_call(base, (p, b), (x,)),
+                              randomness="different")(params, buffers, xb)
+        out.float().sum().backward()
+        return None
+    except Exception as e:  # any failure means: train sequentially
+        return f"{type(e).__name__}: {e}"
+
+
+def train_ensemble(
+    data: PoolData,
+    members: list[nn.Module],
+    p: dict,
+    epochs: int,
+    total_epochs: int,
+    seed: int,
+    tag: str,
+    subsets: Optional[np.ndarray] = None,
+    on_step: Optional[StepHook] = None,
+    progress: bool = False,
+    desc: str = "probe",
+) -> Ensemble:
+    """Train ``members`` for ``epochs`` epochs of a schedule that spans ``total_epochs``; return the Ensemble.
+
+    ``subsets``: optional (K, N) boolean mask, member k trains on the pool positions where ``subsets[k]``; an
+    "epoch" is one pass over the largest subset. Member k's data order and augmentation come from its own
+    generator seeded by (seed, tag, k), identical in the vectorised and the sequential path."""
+    if epochs > total_epochs:
+        raise MetricError(f"{desc}: scoring epoch {epochs} lies beyond total_epochs={total_epochs}")
+    K, n = len(members), data.x.shape[0]
+    dev = data.x.device
+    if subsets is None:
+        subs = [torch.arange(n, device=dev)] * K
+    else:
+        subsets = np.asarray(subsets, dtype=bool)
+        if subsets.shape != (K, n):
+            raise ValueError(f"subsets has shape {subsets.shape}, expected {(K, n)}")
+        subs = [torch.from_numpy(np.flatnonzero(s)).to(dev) for s in subsets]
+        if min(s.numel() for s in subs) == 0:
+            raise MetricError(f"{desc}: a probe member got an empty subset of the pool")
+    bs = int(p["batch_size"])
+    spe = math.ceil(max(s.numel() for s in subs) / bs)
+    total_steps = spe * int(total_epochs)
+    members = [m.to(dev) for m in members]
+
+    mode = str(p["vectorise"]).lower()
+    vectorised = mode in ("auto", "true") and K > 1
+    if vectorised and mode == "auto":
+        err = _can_vmap(members, data)
+        if err is not None:
+            warnings.warn(f"{desc}: cannot train the {K} probe models vectorised ({err}); training them one after "
+                          f"another instead", RuntimeWarning, stacklevel=2)
+            vectorised = False
+
+    gen_dev = dev if dev.type == "cuda" else torch.device("cpu")
+
+    def gens_for(ks: Sequence[int]) -> list[torch.Generator]:
+        out = []
+        for k in ks:
+            g = torch.Generator(device=gen_dev)
+            g.manual_seed(derive_seed(seed, tag, "order", k))
+            out.append(g)
+        return out
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs * spe * (1 if vectorised else K), desc=f"{desc} ({K} models"
+                   f"{', vectorised' if vectorised else ''})", leave=False)
+
+    def run(ks: Sequence[int], step_fn: Callable, params_for_opt: dict, stacked: bool) -> None:
+        gens = gens_for(ks)
+        opt = _make_optimizer(_param_groups(params_for_opt, float(p["weight_decay"]), stacked), p)
+        step = 0
+        for epoch in range(epochs):
+            order, valid = _member_orders(gens, [subs[k] for k in ks], spe, bs)
+            loss_sum = torch.zeros((), device=dev)
+            for s in range(spe):
+                idx, w = _trim_last(order[:, s * bs:(s + 1) * bs], valid[:, s * bs:(s + 1) * bs])
+                xb = data.batch(idx.reshape(-1)).view(len(ks), idx.shape[1], *data.x.shape[1:])
+                if data.augment_kind != "none":
+                    xb = torch.stack([batch_augment(xb[j], data.augment_kind, gens[j]) for j in range(len(ks))])
+                yb = data.y[idx]
+                lr = lr_at(step, total_steps, p)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                logits = step_fn(xb)  # (k, b, C)
+                ce = F.cross_entropy(logits.flatten(0, 1).float(), yb.reshape(-1), reduction="none").view(yb.shape)
+                wf = w.float()
+                loss = ((ce * wf).sum(1) / wf.sum(1).clamp_min(1.0)).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.detach()
+                step += 1
+                if on_step is not None:
+                    on_step(list(ks), idx, w, logits.detach(), yb)
+                if bar is not None:
+                    bar.update(1)
+            if not bool(torch.isfinite(loss_sum)):
+                raise RuntimeError(f"{desc}: probe training loss became NaN or infinite in epoch {epoch + 1} "
+                                   f"(lower metric.lr?)")
+
+    try:
+        if vectorised:
+            params, buffers = torch.func.stack_module_state(members)
+            base = copy.deepcopy(members[0]).to("meta").train()
+            fwd = torch.func.vmap(lambda pr, bu, x: torch.func.functional_call(base, (pr, bu), (x,)),
+                                  randomness="different")
+            run(range(K), lambda xb: fwd(params, buffers, xb), params, stacked=True)
+            with torch.no_grad():
+                for k, m in enumerate(members):
+                    m.load_state_dict({**{n_: t[k] for n_, t in params.items()},
+                                       **{n_: t[k] for n_, t in buffers.items()}})
+        else:
+            for k, m in enumerate(members):
+                m.train()
+                run([k], lambda xb, m=m: m(xb[0]).unsqueeze(0), dict(m.named_parameters()), stacked=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    for m in members:
+        m.eval()
+    return Ensemble(members, vectorised)
+
+
+def train_probe_ensemble(ctx: Any, metric: str, p: dict, n_models: int, epochs: int, total_epochs: int,
+                         tag: str, subsets: Optional[np.ndarray] = None, on_step: Optional[StepHook] = None,
+                         data: Optional[PoolData] = None) -> tuple[Ensemble, PoolData]:
+    """Build ``n_models`` probe members from ``ctx.model`` and train them on ``ctx.pool`` (see train_ensemble)."""
+    data = data or pool_data(ctx, metric, use_augment=bool(p["augment"]))
+    members = build_members(ctx.model, data.num_classes, data.input_shape, n_models, ctx.seed, tag)
+    ens = train_ensemble(data, members, p, epochs, total_epochs, ctx.seed, tag, subsets=subsets, on_step=on_step,
+                         progress=bool(ctx.progress), desc=metric)
+    return ens, data
