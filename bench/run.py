@@ -139,10 +139,10 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     returns and writes a ``failed`` record with the reason.
     """
     from bench.data import build_dataset, make_pool
-    from bench.metrics import ScoreContext, compute_scores
+    from bench.metrics import ScoreContext, compute_scores, metric_defaults
     from bench.prune import class_histogram, score_stats, select
-    from bench.results import is_done, library_versions, read_record, record_path, result_settings, run_id, \
-        write_record
+    from bench.results import NON_RESULT_KEYS, is_done, library_versions, read_record, record_path, \
+        result_settings, run_id, write_record
     from bench.scores import ScoreStore, stable_hash
     from bench.train import resolve_device, train_student
 
@@ -164,11 +164,14 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
 
     probe_model = dict(metric.get("model") or cfg["model"])
     params = {k: v for k, v in metric.items() if k not in ("name", "model")}
+    # the cache key holds the settings in force, code defaults included, so a changed default recomputes
+    key_params = {k: v for k, v in {**metric_defaults(metric["name"]), **params}.items()
+                  if k not in NON_RESULT_KEYS["metric"]}
     device = resolve_device(cfg["train"].get("accelerator", "auto"))
     ctx = ScoreContext(splits=splits, pool=pool, params=params, seed=seed, device=device, model=probe_model,
                        progress=bool(cfg["train"].get("progress_bar", True)))
     settings = result_settings(cfg)
-    spec = {"dataset": settings["dataset"], "pool": pool.fingerprint(), "metric": metric["name"], "params": params,
+    spec = {"dataset": settings["dataset"], "pool": pool.fingerprint(), "metric": metric["name"], "params": key_params,
             "model": probe_model, "seed": seed}
     t0 = time.perf_counter()
     scores, computed = compute_scores(metric["name"], ctx, ScoreStore(cfg["paths"]["scores_dir"]), spec)
