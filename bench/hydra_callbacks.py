@@ -41,8 +41,9 @@ def compose_jobs(jobs: list[list[str]]):
 
     parser = OverridesParser.create()
     cache: dict[tuple, object] = {}
+    parsed_cache: dict[str, object] = {}  # parsing is slow and sweeps repeat the same "key=value" strings
     for job in jobs:
-        parsed = [parser.parse_override(o) for o in job]
+        parsed = [parsed_cache.get(o) or parsed_cache.setdefault(o, parser.parse_override(o)) for o in job]
         simple = all(not (o.is_add() or o.is_delete() or o.is_force_add()) for o in parsed)
         groups = tuple(s for s, o in zip(job, parsed)
                        if "/" in o.key_or_group or (CONF_DIR / o.key_or_group).is_dir() or o.package)
@@ -102,5 +103,8 @@ class CollectAtEnd(Callback):
         except ImportError as e:
             log.warning("collector unavailable: %s", e)
             return
-        out = collect([str(results_dir)], command="hydra multirun (collect=true)")
+        overrides = " ".join(config.hydra.overrides.task)
+        wandb_on = config.get("logger", {}).get("name") == "wandb"
+        out = collect([str(results_dir)], command=f"python -m bench.run -m {overrides} (collect=true)",
+                      log_wandb=config.logger.get("project", True) if wandb_on else False)
         log.info("collected %s -> %s", results_dir, out.get("out_dir") if isinstance(out, dict) else out)

@@ -100,7 +100,7 @@ def test_image_folder_loads_and_batches(tmp_path):
     from bench.train.data import folder_loader
 
     write_image_folder(tmp_path)
-    s = build_dataset("imagenet", root=str(tmp_path), image_size=32, resize=36, verify_images=True)
+    s = build_dataset("imagenet", root=str(tmp_path), image_size=32, test_resize=36, verify_images=True)
     assert s.num_classes == 3 and s.n_train == 18 and len(s.test_set) == 9 and not s.in_memory
     pool = make_pool(s, 9, seed=0)
     loader = folder_loader(s.train_set, pool.ids, pool.y, batch_size=4, shuffle=True, num_workers=2)

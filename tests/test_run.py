@@ -32,8 +32,10 @@ def records(home: Path) -> dict[str, dict]:
 def test_multirun_writes_records_and_rerun_skips(_isolated_env):
     home = _isolated_env
     args = ["-m", *TINY_MNIST1D, "dataset.pool_size=300", "prune.keep=0.5,1.0", "dataset.label_noise=0.1"]
-    proc = bench_run(args, home)
+    proc = bench_run([*args, "collect=true"], home)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (home / "records" / "collect" / "report.md").is_file()  # the end-of-multirun callback fired
+    assert "runs.csv" in {p.name for p in (home / "records" / "collect").iterdir()}
     recs = records(home)
     assert len(recs) == 2
     for r in recs.values():

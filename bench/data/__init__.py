@@ -45,6 +45,7 @@ class Splits:
     mean: Optional[tuple[float, ...]] = None
     std: Optional[tuple[float, ...]] = None
     augment: str = "none"  # "none" | "crop_flip" | "shift1d"
+    resize: Optional[int] = None  # in-memory images are resized to resize x resize on the device (after augmenting)
     meta: dict = field(default_factory=dict)
 
     @property
@@ -54,6 +55,13 @@ class Splits:
     @property
     def in_memory(self) -> bool:
         return self.train_x is not None
+
+    @property
+    def model_input_shape(self) -> tuple[int, ...]:
+        """The input shape the model sees (after ``resize``)."""
+        if self.resize and len(self.input_shape) == 3:
+            return (self.input_shape[0], self.resize, self.resize)
+        return self.input_shape
 
 
 @dataclass
@@ -81,9 +89,16 @@ class Pool:
         return h.hexdigest()[:16]
 
 
-def build_dataset(name: str, **kwargs: Any) -> Splits:
-    """Build dataset ``name`` (see ``DATASETS.names()``) with its settings."""
-    return DATASETS.get(name)(**kwargs)
+def build_dataset(name: str, resize: Optional[int] = None, **kwargs: Any) -> Splits:
+    """Build dataset ``name`` (see ``DATASETS.names()``) with its settings; ``resize`` (in-memory images only)
+    makes the student see resize x resize inputs."""
+    splits = DATASETS.get(name)(**kwargs)
+    if resize:
+        if not splits.in_memory or len(splits.input_shape) != 3:
+            raise DatasetError(f"dataset.resize={resize} applies to in-memory image datasets, not {name!r}"
+                               + (" (use dataset.image_size)" if name == "imagenet" else ""))
+        splits.resize = int(resize)
+    return splits
 
 
 def make_pool_ids(labels: np.ndarray, pool_size: Optional[int], seed: int, num_classes: int) -> np.ndarray:

@@ -32,7 +32,7 @@ def _verify_images(ds, split: str) -> None:
 def imagenet(
     root: Optional[str] = None,
     image_size: int = 224,
-    resize: int = 256,
+    test_resize: int = 256,
     train_dir: str = "train",
     val_dir: str = "val",
     color_jitter: float = 0.4,
@@ -53,7 +53,7 @@ def imagenet(
     norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     jitter = [T.ColorJitter(color_jitter, color_jitter, color_jitter)] if color_jitter > 0 else []
     train_tf = T.Compose([T.RandomResizedCrop(image_size), T.RandomHorizontalFlip(), *jitter, T.ToTensor(), norm])
-    test_tf = T.Compose([T.Resize(resize), T.CenterCrop(image_size), T.ToTensor(), norm])
+    test_tf = T.Compose([T.Resize(test_resize), T.CenterCrop(image_size), T.ToTensor(), norm])
     try:
         train_set = datasets.ImageFolder(str(Path(root) / train_dir), transform=train_tf)
         test_set = datasets.ImageFolder(str(Path(root) / val_dir), transform=test_tf)

@@ -112,7 +112,7 @@ def train_student(
         torch.set_num_threads(int(cfg["num_threads"]))
     pl.seed_everything(seed, workers=True, verbose=False)
     model_kwargs = {k: v for k, v in model_cfg.items() if k != "name"}
-    model = create_model(model_cfg["name"], splits.num_classes, splits.input_shape, **model_kwargs)
+    model = create_model(model_cfg["name"], splits.num_classes, splits.model_input_shape, **model_kwargs)
     channels_last = cfg["channels_last"] if cfg["channels_last"] != "auto" else (
         device.type == "cuda" and len(splits.input_shape) == 3)
     if channels_last:
@@ -128,9 +128,10 @@ def train_student(
         x_train = splits.train_x[ids].to(device)
         train_batches = TensorBatches(x_train, kept_y.to(device), cfg["batch_size"], shuffle=True, seed=seed,
                                       augment_kind=splits.augment, mean=splits.mean, std=splits.std,
-                                      channels_last=channels_last)
+                                      channels_last=channels_last, resize=splits.resize)
         test_batches = TensorBatches(splits.test_x.to(device), splits.test_y.to(device), cfg["eval_batch_size"],
-                                     shuffle=False, mean=splits.mean, std=splits.std, channels_last=channels_last)
+                                     shuffle=False, mean=splits.mean, std=splits.std, channels_last=channels_last,
+                                     resize=splits.resize)
     else:
         train_batches = folder_loader(splits.train_set, pool.ids[kept], kept_y, cfg["batch_size"], True,
                                       cfg["num_workers"], seed)

@@ -75,13 +75,15 @@ class TensorBatches:
     """Iterable over shuffled mini-batches of device-resident tensors; ``len`` is the number of batches."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
-                 augment_kind: str = "none", mean=None, std=None, channels_last: bool = False) -> None:
+                 augment_kind: str = "none", mean=None, std=None, channels_last: bool = False,
+                 resize: Optional[int] = None) -> None:
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.augment_kind = augment_kind if shuffle else "none"
         self.mean, self.std = mean, std
         self.channels_last = channels_last and x.ndim == 4
+        self.resize = int(resize) if resize and x.ndim == 4 else None
         self.gen = torch.Generator(device=x.device if x.device.type == "cuda" else "cpu")
         self.gen.manual_seed(int(seed))
 
@@ -97,6 +99,9 @@ class TensorBatches:
             pos = order[i:i + self.batch_size]
             xb = normalise(self.x[pos], self.mean, self.std)
             xb = augment(xb, self.augment_kind, self.gen)
+            if self.resize:  # e.g. 32 -> 224 px to fine-tune an ImageNet-pretrained ViT, batched on the device
+                xb = torch.nn.functional.interpolate(xb, size=(self.resize, self.resize), mode="bilinear",
+                                                     align_corners=False)
             if self.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yield xb, self.y[pos], pos
