@@ -10,6 +10,7 @@ import logging
 import os
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -132,19 +133,55 @@ def close_logger(logger: Any, summary: dict) -> None:
         log.warning("closing the logger failed: %s", e)
 
 
+@dataclass
+class Scored:
+    """The data and score stages of one job: splits, pool, scores (None for metric=none) and their provenance."""
+
+    splits: Any
+    pool: Any
+    scores: Optional[np.ndarray]
+    spec: dict
+    computed_now: bool
+    seconds: float
+
+
+def score_stage(cfg: dict) -> Scored:
+    """Build the dataset and the pool, and get the metric's scores through the shared score store."""
+    from bench.data import build_dataset, make_pool
+    from bench.metrics import ScoreContext, compute_scores, metric_defaults
+    from bench.results import NON_RESULT_KEYS, result_settings
+    from bench.scores import ScoreStore
+    from bench.train import resolve_device
+
+    ds, metric = cfg["dataset"], cfg["metric"]
+    seed = int(cfg["seed"])
+    splits = build_dataset(ds["name"], **_dataset_kwargs(ds))
+    pool = make_pool(splits, ds.get("pool_size"), seed, float(ds.get("label_noise") or 0.0))
+    probe_model = dict(metric.get("model") or cfg["model"])
+    params = {k: v for k, v in metric.items() if k not in ("name", "model")}
+    # the cache key holds the settings in force, code defaults included, so a changed default recomputes
+    key_params = {k: v for k, v in {**metric_defaults(metric["name"]), **params}.items()
+                  if k not in NON_RESULT_KEYS["metric"]}
+    device = resolve_device(cfg["train"].get("accelerator", "auto"))
+    ctx = ScoreContext(splits=splits, pool=pool, params=params, seed=seed, device=device, model=probe_model,
+                       progress=bool(cfg["train"].get("progress_bar", True)))
+    spec = {"dataset": result_settings(cfg)["dataset"], "pool": pool.fingerprint(), "metric": metric["name"],
+            "params": key_params, "model": probe_model, "seed": seed}
+    t0 = time.perf_counter()
+    scores, computed = compute_scores(metric["name"], ctx, ScoreStore(cfg["paths"]["scores_dir"]), spec)
+    return Scored(splits, pool, scores, spec, computed, time.perf_counter() - t0)
+
+
 def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     """Run one job from a resolved config dict; return its record (also written to ``paths.results_dir``).
 
     Bad settings raise ConfigError/DatasetError before any training. A run that fails in training (NaN loss...)
     returns and writes a ``failed`` record with the reason.
     """
-    from bench.data import build_dataset, make_pool
-    from bench.metrics import ScoreContext, compute_scores, metric_defaults
     from bench.prune import class_histogram, score_stats, select
-    from bench.results import NON_RESULT_KEYS, is_done, library_versions, read_record, record_path, \
-        result_settings, run_id, write_record
-    from bench.scores import ScoreStore, stable_hash
-    from bench.train import resolve_device, train_student
+    from bench.results import is_done, library_versions, read_record, record_path, run_id, write_record
+    from bench.scores import stable_hash
+    from bench.train import train_student
 
     validate_config(cfg)
     rid = run_id(cfg)
@@ -159,23 +196,9 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     t_start = time.perf_counter()
     ds, metric, prune = cfg["dataset"], cfg["metric"], cfg["prune"]
     seed = int(cfg["seed"])
-    splits = build_dataset(ds["name"], **_dataset_kwargs(ds))
-    pool = make_pool(splits, ds.get("pool_size"), seed, float(ds.get("label_noise") or 0.0))
-
-    probe_model = dict(metric.get("model") or cfg["model"])
-    params = {k: v for k, v in metric.items() if k not in ("name", "model")}
-    # the cache key holds the settings in force, code defaults included, so a changed default recomputes
-    key_params = {k: v for k, v in {**metric_defaults(metric["name"]), **params}.items()
-                  if k not in NON_RESULT_KEYS["metric"]}
-    device = resolve_device(cfg["train"].get("accelerator", "auto"))
-    ctx = ScoreContext(splits=splits, pool=pool, params=params, seed=seed, device=device, model=probe_model,
-                       progress=bool(cfg["train"].get("progress_bar", True)))
-    settings = result_settings(cfg)
-    spec = {"dataset": settings["dataset"], "pool": pool.fingerprint(), "metric": metric["name"], "params": key_params,
-            "model": probe_model, "seed": seed}
-    t0 = time.perf_counter()
-    scores, computed = compute_scores(metric["name"], ctx, ScoreStore(cfg["paths"]["scores_dir"]), spec)
-    score_seconds = time.perf_counter() - t0
+    scored = score_stage(cfg)
+    splits, pool, scores, spec = scored.splits, scored.pool, scored.scores, scored.spec
+    computed, score_seconds = scored.computed_now, scored.seconds
     labels = pool.y.numpy()
     if scores is None:
         kept = np.arange(len(pool))
