@@ -182,10 +182,15 @@ def frontiers(df: pd.DataFrame, x_min: float = 2.0, n_boot: int = 200, rules=("k
     d = frontier_data(df, rules, thetas)
     fr = pareto_frontier(d, context=CONTEXT)
     fits, _ = fit_frontiers(d.loc[d["alpha_prune"] >= x_min], context=CONTEXT, n_boot=n_boot, seed=0)
+    out = []
     for t in (fr, fits):
         if not t.empty:
             t.insert(0, "group", np.where(t["metric"] == "random", "random", t["strategy"]))
-    return fr, fits
+            # at theta != 0 the random group holds only the lent keep = 1 runs (random pruning ignores the probe
+            # and was run at theta = 0 only): not a random-pruning frontier
+            t = t.loc[~((t["group"] == "random") & (t["theta"] != 0.0))].reset_index(drop=True)
+        out.append(t)
+    return out[0], out[1]
 
 
 def error_vs_keep_at(df: pd.DataFrame, alpha_prune: float, rule: str = "keep_hard") -> pd.DataFrame:
@@ -333,7 +338,8 @@ def _fit_lines(ax, fit, color, label):
                 label=f"{label} exponential")
 
 
-def fig_frontier(df: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, out: Path, x_min: float) -> list[str]:
+def fig_frontier(df: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, out: Path, x_min: float,
+                 theory_lines: bool = True) -> list[str]:
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
     c = cells(df.loc[(df["theta"] == 0.0)])
@@ -348,7 +354,19 @@ def fig_frontier(df: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, out: Pa
         fit = fits.loc[(fits["group"] == grp) & (fits["theta"] == 0.0)]
         if len(fit):
             _fit_lines(ax[0], fit.iloc[0].to_dict(), col, grp)
-    ax[0].axvspan(ax[0].get_xlim()[0] if False else 0.04, x_min, color="0.9", zorder=-1)
+    if theory_lines:
+        # what the finite grid hides: keep_hard at the smallest tested f with an unlimited pool (theory), and the
+        # floor set by the largest pool (every keep_hard run that keeps all support vectors gives that student)
+        fmin = float(c.loc[c["rule"] == "keep_hard", "keep"].min())
+        ag = np.geomspace(1.5, float(c["alpha_prune"].max()), 50)
+        ax[0].plot(ag, _theory_line(ag, fmin, "keep_hard", 0.0), "-", color="C0", lw=0.8, alpha=0.7,
+                   label=f"theory keep_hard f={fmin:g}, unlimited pool")
+        full = c.loc[c["rule"] == "full"]
+        if len(full):
+            top = full.loc[full["alpha_tot"].idxmax()]
+            ax[0].axhline(top["sim"], color="k", lw=0.6, ls="-.",
+                          label=rf"f=1 error at the largest pool $\alpha_{{tot}}$={top['alpha_tot']:g}")
+    ax[0].axvspan(0.04, x_min, color="0.9", zorder=-1)
     ax[0].set(xscale="log", yscale="log", xlabel=r"$\alpha_{prune}$", ylabel=r"$\epsilon_g$",
               title=rf"Perfect probe: frontier over f (fits on $\alpha_{{prune}}\geq{x_min:g}$)")
     ax[0].legend(fontsize=6)
@@ -370,17 +388,19 @@ def fig_probe(df: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, out: Path,
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
     thetas = sorted(df["theta"].unique())
-    ev = error_vs_keep_at(df, alpha_fixed)
-    for i, th in enumerate(thetas):
-        g = ev.loc[ev["theta"] == th]
-        ax[0].errorbar(g["keep"], g["sim"], yerr=g["sem"], fmt="o", color=f"C{i}", label=rf"sim $\theta$={th:g}")
-        if theory_lines:
-            fg = np.geomspace(0.02, 1.0, 40)
-            ax[0].plot(fg, [_theory_line([alpha_fixed], f, "keep_hard" if f < 1 else "random", th)[0] for f in fg],
-                       "-", color=f"C{i}", lw=1)
+    for j, (af, mk, ls) in enumerate(zip(alpha_fixed, "os^", ("-", "--", ":"))):
+        ev = error_vs_keep_at(df, af)
+        for i, th in enumerate(thetas):
+            g = ev.loc[ev["theta"] == th]
+            ax[0].errorbar(g["keep"], g["sim"], yerr=g["sem"], fmt=mk, color=f"C{i}",
+                           label=rf"sim $\theta$={th:g}, $\alpha_{{prune}}$={af:g}")
+            if theory_lines:
+                fg = np.geomspace(0.03, 1.0, 30)
+                ax[0].plot(fg, [_theory_line([af], f, "keep_hard" if f < 1 else "random", th)[0] for f in fg],
+                           ls, color=f"C{i}", lw=1)
     ax[0].set(xscale="log", yscale="log", xlabel="keep fraction f", ylabel=r"$\epsilon_g$",
-              title=rf"keep hard at fixed $\alpha_{{prune}}$={alpha_fixed:g} (lines: theory)")
-    ax[0].legend(fontsize=8)
+              title="keep hard at fixed " + r"$\alpha_{prune}$" + " (lines: theory)")
+    ax[0].legend(fontsize=6)
     for i, th in enumerate(thetas):
         f = fr.loc[(fr["group"] == "keep_hard") & (fr["theta"] == th) & fr["pareto"]].sort_values("x")
         ax[1].errorbar(f["x"], f["mean"], yerr=f["sem"], fmt="-o", color=f"C{i}", ms=4,
@@ -444,15 +464,16 @@ def _cell_name(r) -> str:
             f"(alpha_prune={r['alpha_prune']:.3g})")
 
 
-def analyse(theory_dir, probe_dir=None, x_min: float = 2.0, n_boot: int = 200, alpha_fixed: float = 6.4) -> dict:
+def analyse(theory_dir, probe_dir=None, x_min: float = 2.0, n_boot: int = 200, alpha_fixed=(3.2, 6.4)) -> dict:
     """Every table of the README, as frames/dicts (no files written)."""
     df = load_perceptron([p for p in (theory_dir, probe_dir) if p])
+    alpha_fixed = [alpha_fixed] if np.isscalar(alpha_fixed) else list(alpha_fixed)
     res = {"df": df, "x_min": x_min, "alpha_fixed": alpha_fixed}
     res["classical"], res["classical_fit"] = classical_curve(df, x_min, n_boot)
     res["easy_hard"], res["crossover"] = easy_vs_hard(df, 0.0)
     res["frontier"], res["fits"] = frontiers(df, x_min, n_boot)
     res["keep_opt"] = keep_optimum(df)
-    res["ev_keep"] = error_vs_keep_at(df, alpha_fixed)
+    res["ev_keep"] = pd.concat([error_vs_keep_at(df, a) for a in alpha_fixed], ignore_index=True)
     res["gaps"] = theory_gaps(df)
     res["gap_summary"] = gap_summary(res["gaps"]) if len(res["gaps"]) else {}
     return res
@@ -465,7 +486,7 @@ def write_outputs(res: dict, out: Path, walls: dict, commands: list[str], script
     files = []
     files += fig_classical(res["classical"], res["classical_fit"], out, theory_lines)
     files += fig_easy_hard(res["easy_hard"], res["crossover"], out)
-    files += fig_frontier(df, res["frontier"], res["fits"], out, x_min)
+    files += fig_frontier(df, res["frontier"], res["fits"], out, x_min, theory_lines)
     files += fig_probe(df, res["frontier"], res["fits"], out, x_min, res["alpha_fixed"], theory_lines)
     files += fig_theory_sim(res["gaps"], out)
     cols = ["sweep", "run_id", "theta", "rule", "metric", "strategy", "keep", "alpha_tot", "alpha_prune", "seed",
@@ -496,7 +517,8 @@ def readme(res: dict, walls: dict, commands: list[str], script_seconds, files) -
                  f"sum of per-run wall times {g['wall_time_s'].sum():.0f} s"
                  + (f"; whole command (sweep + launcher + end-of-sweep collector) {w}" if w else "") + ".")
     if script_seconds is not None:
-        L.append(f"* this script: {script_seconds:.0f} s.")
+        L.append(f"* this script: {script_seconds:.0f} s of analysis (loading, fits, bootstraps) plus about 20 s "
+                 "for the figures and their theory lines.")
     L += ["", "Timings are on one CPU core (OMP_NUM_THREADS=1) of a 2-core machine that was running other "
           "CPU-heavy jobs at the same time, so they are upper bounds.", ""]
     L += ["Figures: " + ", ".join(f"`{f}`" for f in files if f.endswith(".png")) + " (each also as SVG). Tables: "
@@ -553,10 +575,11 @@ def readme(res: dict, walls: dict, commands: list[str], script_seconds, files) -
     # ---- claim 4
     ko, ev = res["keep_opt"], res["ev_keep"]
     L += ["## 4. Imperfect probe (theta > 0): a minimum keep fraction", "",
-          f"keep_hard error against f at fixed alpha_prune = {res['alpha_fixed']:g} (f = 1 is the unpruned student, "
-          "the same for every theta):", "",
+          "keep_hard error against f at fixed alpha_prune = "
+          + ", ".join(f"{a:g}" for a in res["alpha_fixed"]) + " (f = 1 is the unpruned student, the same for every "
+          "theta):", "",
           _md(ev.assign(sim_pm=[f"{a:.4f} +- {b:.4f}" for a, b in zip(ev["sim"], ev["sem"])]),
-              ["theta", "keep", "alpha_tot", "sim_pm", "theory"], {"theta": lambda v: f"{v:g}"}), "",
+              ["alpha_prune", "theta", "keep", "alpha_tot", "sim_pm", "theory"], {"theta": lambda v: f"{v:g}"}), "",
           "Best keep fraction per (theta, alpha_prune) among the tested ones (cells with >= 3 keep fractions):", "",
           _md(ko, ["theta", "alpha_prune", "keeps", "best_keep_sim", "best_sim", "best_keep_theory", "smallest_keep",
                    "smallest_keep_sim"], {"theta": lambda v: f"{v:g}"}), "",
@@ -589,24 +612,27 @@ def main(argv=None) -> int:
     ap.add_argument("--probe-dir", default=str(home / "perceptron_probe" / "records"))
     ap.add_argument("--out", default=str(REPO / "results" / "perceptron"))
     ap.add_argument("--x-min", type=float, default=2.0)
-    ap.add_argument("--alpha-fixed", type=float, default=6.4)
+    ap.add_argument("--alpha-fixed", type=float, nargs="+", default=[3.2, 6.4])
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--wall", action="append", default=[], help="SWEEP=TEXT: measured wall time of a sweep command")
-    ap.add_argument("--notes", default=None, help="a Markdown file appended to the README (hand-written reading)")
+    ap.add_argument("--notes", default=None,
+                    help="Markdown appended to the README (hand-written reading); default <out>/notes.md if present")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     res = analyse(args.theory_dir, args.probe_dir, args.x_min, args.n_boot, args.alpha_fixed)
     walls = dict(w.split("=", 1) for w in args.wall)
+    argv_ = list(argv if argv is not None else sys.argv[1:])
+    shown = [a if a.startswith("--") else "..." for a in argv_ if not a.startswith("--notes")]
     commands = ["BENCH_HOME=outputs OMP_NUM_THREADS=1 python -m bench.run -m experiment=perceptron_theory",
                 "BENCH_HOME=outputs OMP_NUM_THREADS=1 python -m bench.run -m experiment=perceptron_probe",
-                "OMP_NUM_THREADS=1 python scripts/perceptron_figures.py " + " ".join(
-                    a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--notes"))]
+                "OMP_NUM_THREADS=1 python scripts/perceptron_figures.py " + " ".join(shown)]
     out = Path(args.out)
     files = write_outputs(res, out, walls, commands, time.perf_counter() - t0)
-    if args.notes:
+    notes = Path(args.notes) if args.notes else out / "notes.md"
+    if notes.is_file():
         with open(out / "README.md", "a") as f:
-            f.write("\n" + Path(args.notes).read_text())
+            f.write("\n" + notes.read_text())
     print(f"wrote {len(files)} files to {out} in {time.perf_counter() - t0:.0f} s")
     return 0
 
