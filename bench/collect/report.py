@@ -455,7 +455,7 @@ def _log_wandb(log_wandb: bool | str, out_dir: Path, runs: pd.DataFrame, fits: p
         warnings.warn("wandb logging requested but wandb is not installed; skipping", stacklevel=3)
         return {"status": "skipped", "reason": "wandb not installed"}
     mode = os.environ.get("WANDB_MODE", "offline")
-    project = log_wandb if isinstance(log_wandb, str) else os.environ.get("WANDB_PROJECT", "bench")
+    project = log_wandb if isinstance(log_wandb, str) else os.environ.get("WANDB_PROJECT", "data-pruning")
     try:
         run = wandb.init(project=project, job_type="collect", mode=mode, dir=str(out_dir),
                          config=json.loads(json.dumps(config, default=str)))
