@@ -166,8 +166,7 @@ def train_student(
         "test_error": final["test_error"], "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
         "curve": lit.curve, "steps": int(trainer.global_step), "epochs": trainer.global_step / spe,
         "steps_per_epoch": spe, "n_train": n_kept, "train_seconds": wall,
-        "examples_per_second": trainer.global_step * cfg["batch_size"] / max(wall, 1e-9) if n_kept >= cfg[
-            "batch_size"] else trainer.global_step * n_kept / max(wall, 1e-9),
+        "examples_per_second": trainer.global_step / spe * n_kept / max(wall, 1e-9),  # epochs run x kept examples
         "device": str(device), "precision": precision, "channels_last": bool(channels_last), "lr": lr,
         "model": lit.model,
     }
