@@ -287,15 +287,20 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def main_from_config(cfg: Any) -> Optional[float]:
+def plain_config(cfg: Any) -> dict:
+    """``to_plain`` for an entry point: a missing mandatory value (``???``) becomes a ConfigError naming it."""
     from omegaconf.errors import MissingMandatoryValue
 
-    _quiet_lightning()
     try:
-        plain = to_plain(cfg)
+        return to_plain(cfg)
     except MissingMandatoryValue as e:
-        raise ConfigError(f"a required setting is missing: {e}") from e
-    rec = run_pipeline(plain, sweep=_sweep_name())
+        key = getattr(e, "full_key", None) or str(e)
+        raise ConfigError(f"{key} is required but not set: pass {key}=<value> on the command line") from None
+
+
+def main_from_config(cfg: Any) -> Optional[float]:
+    _quiet_lightning()
+    rec = run_pipeline(plain_config(cfg), sweep=_sweep_name())
     return rec.get("test_error")
 
 

@@ -59,10 +59,10 @@ def score_from_config(cfg: dict) -> dict:
 
 
 def main_from_config(cfg: Any) -> Optional[float]:
-    from bench.run import _quiet_lightning, to_plain
+    from bench.run import _quiet_lightning, plain_config
 
     _quiet_lightning()
-    score_from_config(to_plain(cfg))
+    score_from_config(plain_config(cfg))
     return None
 
 

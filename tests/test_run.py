@@ -181,3 +181,15 @@ def test_joblib_parallel_multirun(_isolated_env):
     proc = bench_run(["-m", "hydra/launcher=local_parallel", *TINY_MNIST1D, "train.num_threads=1", "seed=0,1"], home)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(r["seed"] for r in records(home).values()) == [0, 1]
+
+
+def test_missing_mandatory_value_names_the_key():
+    from bench.run import plain_config
+    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=["metric=file"])
+    with pytest.raises(ConfigError, match=r"metric.path is required but not set: pass metric.path=<value>"):
+        plain_config(cfg)
