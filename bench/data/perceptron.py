@@ -4,7 +4,7 @@ Gaussian inputs x ~ N(0, I_N) in N = ``dim`` dimensions, a random unit teacher T
 +1, class 0 for -1), P = round(alpha_tot * N) training examples and an independent test set. The probe used by
 ``metric=margin`` is the teacher rotated by ``probe_angle_deg`` (``probe=exact``), or a max-margin student trained on
 ``n_probe`` random training examples (``probe=trained``: the realistic probe). Everything is seeded by ``seed``
-(the run's seed in conf/dataset/perceptron.yaml), with the same streams as ``bench.theory.simulate``.
+(the run's seed in conf/dataset/perceptron.yaml), through ``bench.theory.perceptron.draw_problem``, the same streams as ``simulate``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bench.data import DATASETS, DatasetError, Splits
 @DATASETS.register("perceptron")
 def perceptron(dim: int = 200, alpha_tot: float = 4.0, n_test: int = 10000, probe: str = "exact",
                probe_angle_deg: float = 0.0, n_probe: int | None = None, seed: int = 0, **_: object) -> Splits:
-    from bench.theory.perceptron import gaussian_data, make_probe, make_teacher, trained_probe
+    from bench.theory.perceptron import draw_problem, gaussian_data
 
     if int(dim) < 2:
         raise DatasetError(f"dataset.dim={dim} is not allowed: at least 2")
@@ -28,17 +28,11 @@ def perceptron(dim: int = 200, alpha_tot: float = 4.0, n_test: int = 10000, prob
         raise DatasetError(f"dataset.probe_angle_deg={probe_angle_deg} is not allowed: it must lie in [0, 90)")
     if probe not in ("exact", "trained"):
         raise DatasetError(f"dataset.probe={probe!r} is not allowed: exact or trained")
-    r_teacher, r_train, r_probe, _, r_test = (np.random.default_rng(s)
-                                              for s in np.random.SeedSequence(int(seed)).spawn(5))
-    teacher = make_teacher(int(dim), r_teacher)
     n_tot = int(round(float(alpha_tot) * int(dim)))
-    x, y = gaussian_data(n_tot, int(dim), teacher, r_train)
-    if probe == "exact":
-        probe_vec = make_probe(teacher, float(probe_angle_deg), r_probe)
-    else:
-        if not n_probe or int(n_probe) > n_tot:
-            raise DatasetError(f"dataset.n_probe={n_probe} is not allowed with probe=trained: 1..{n_tot}")
-        probe_vec = trained_probe(x, y, int(n_probe), r_probe)
+    if probe == "trained" and (not n_probe or int(n_probe) > n_tot):
+        raise DatasetError(f"dataset.n_probe={n_probe} is not allowed with probe=trained: 1..{n_tot}")
+    teacher, x, y, probe_vec, _, r_test = draw_problem(int(dim), n_tot, int(seed), probe, float(probe_angle_deg),
+                                                      int(n_probe) if n_probe else None)
     xt, yt = gaussian_data(int(n_test), int(dim), teacher, r_test)
     realised = float(np.degrees(np.arccos(np.clip(probe_vec @ teacher, -1.0, 1.0))))
     return Splits(

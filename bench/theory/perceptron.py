@@ -281,6 +281,30 @@ def empirical_error(J: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> fl
 # --------------------------------------------------------------------------------------------
 # one experiment
 # --------------------------------------------------------------------------------------------
+def draw_problem(dim: int, n_tot: int, seed: int, probe: str = "exact", probe_angle_deg: float = 0.0,
+                 n_probe: int | None = None):
+    """The seeded ingredients of one experiment: (teacher, X, y, probe, prune rng, test rng).
+
+    Independent streams, so that e.g. the test set does not depend on the probe choice. ``simulate`` and the
+    harness's ``dataset=perceptron`` both draw through here, so a seed gives the same problem in both.
+    ``probe="exact"``: the teacher rotated by ``probe_angle_deg``; ``"trained"``: ``trained_probe`` on ``n_probe``
+    examples.
+    """
+    r_teacher, r_train, r_probe, r_prune, r_test = (np.random.default_rng(s)
+                                                    for s in np.random.SeedSequence(seed).spawn(5))
+    T = make_teacher(dim, r_teacher)
+    X, y = gaussian_data(n_tot, dim, T, r_train)
+    if probe == "exact":
+        Jp = make_probe(T, probe_angle_deg, r_probe)
+    elif probe == "trained":
+        if n_probe is None:
+            raise ValueError("probe='trained' needs n_probe")
+        Jp = trained_probe(X, y, n_probe, r_probe)
+    else:
+        raise ValueError("probe must be 'exact' or 'trained'")
+    return T, X, y, Jp, r_prune, r_test
+
+
 def simulate(dim: int, alpha_tot: float, keep: float, rule: str, probe_angle_deg: float = 0.0,
              seed: int = 0, n_test: int = 10_000, probe: str = "exact", n_probe: int | None = None):
     """One teacher-student pruning experiment.
@@ -304,19 +328,8 @@ def simulate(dim: int, alpha_tot: float, keep: float, rule: str, probe_angle_deg
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}")
     # independent streams so that e.g. the test set does not depend on the probe choice
-    r_teacher, r_train, r_probe, r_prune, r_test = (np.random.default_rng(s)
-                                                    for s in np.random.SeedSequence(seed).spawn(5))
-    T = make_teacher(dim, r_teacher)
     n_tot = int(round(alpha_tot * dim))
-    X, y = gaussian_data(n_tot, dim, T, r_train)
-    if probe == "exact":
-        Jp = make_probe(T, probe_angle_deg, r_probe)
-    elif probe == "trained":
-        if n_probe is None:
-            raise ValueError("probe='trained' needs n_probe")
-        Jp = trained_probe(X, y, n_probe, r_probe)
-    else:
-        raise ValueError("probe must be 'exact' or 'trained'")
+    T, X, y, Jp, r_prune, r_test = draw_problem(dim, n_tot, seed, probe, probe_angle_deg, n_probe)
     z = probe_margins(X, Jp)
     idx = prune_indices(z, keep, rule, r_prune)
     J, st = max_margin(X[idx], y[idx])
