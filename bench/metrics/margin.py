@@ -16,6 +16,6 @@ def margin_scores(ctx: ScoreContext) -> np.ndarray:
     probe = ctx.splits.meta.get("probe")
     if probe is None:
         raise ValueError(f"metric=margin needs dataset=perceptron (a probe); the dataset is {ctx.splits.name!r}")
-    x = ctx.splits.train_x[ctx.pool.ids].numpy()
-    z = x @ (probe / np.linalg.norm(probe))
-    return -np.abs(z)
+    from bench.theory.perceptron import probe_margins
+
+    return -np.abs(probe_margins(ctx.splits.train_x[ctx.pool.ids].numpy(), probe))
