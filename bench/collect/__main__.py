@@ -27,14 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="x-variable: a column for all datasets (e.g. n_train) or per dataset "
                         "'perceptron=alpha_prune,cifar10=n_train' (default: n_train; "
                         "alpha_prune for dataset perceptron)")
-    p.add_argument("--context", default="label_noise,budget", metavar="COLS",
+    p.add_argument("--context", default="label_noise,budget,test_key", metavar="COLS",
                    help="comma-separated settings that split curves and are never pooled "
-                        "(default: label_noise,budget; e.g. add probe_angle_deg for a perceptron "
+                        "(default: label_noise,budget,test_key; e.g. add probe_angle_deg for a perceptron "
                         "probe sweep; names also match extra.<name>)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates per fit (default 200)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed (default 0)")
     p.add_argument("--baseline-metric", default="random",
-                   help="metric drawn as the baseline in frontier plots (default: random)")
+                   help="the reference of gains and shape verdicts (default: random)")
+    p.add_argument("--max-train-error", type=float, default=0.05, metavar="E",
+                   help="runs whose final error on their own kept set exceeds E are flagged undertrained "
+                        "and left out of fits (default 0.05; a negative value keeps every run)")
     p.add_argument("--formats", default="png,svg", help="comma-separated image formats (default png,svg)")
     return p
 
@@ -73,11 +76,17 @@ def main(argv: list[str] | None = None) -> int:
                       log_wandb=args.wandb, x=x_spec, n_boot=args.n_boot, seed=args.seed,
                       baseline_metric=args.baseline_metric,
                       context=tuple(c.strip() for c in args.context.split(",") if c.strip()),
-                      formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()))
+                      formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+                      max_train_error=None if args.max_train_error < 0 else args.max_train_error)
     except NoRecordsError as e:
-        parser.error(str(e))
+        print(f"bench.collect: {e}", file=sys.stderr)
+        return 1
 
-    print(f"collected {out['n_ok']} ok run(s), {out['n_failed']} failed/unusable record(s)")
+    n_flag = int(out["runs"]["undertrained"].sum())
+    print(f"collected {out['n_ok']} ok run(s) ({n_flag} flagged undertrained, left out of fits), "
+          f"{out['n_failed']} failed/unusable record(s)")
+    for line in out["answer"]:
+        print("  " + line.replace("**", ""))
     fits = out["fits"]
     if len(fits):
         counts = fits["fit_status"].value_counts().to_dict()

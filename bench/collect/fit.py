@@ -60,6 +60,8 @@ from typing import Callable, Optional
 import numpy as np
 from scipy.optimize import least_squares
 
+from .shape import NOT_DETERMINABLE, judge_shape
+
 __all__ = [
     "CurveFit",
     "ModelFit",
@@ -131,6 +133,14 @@ class CurveFit:
     n_boot_ok: int = 0
     fit_status: str = "insufficient_data"
     note: str = ""
+    shape: str = NOT_DETERMINABLE   # calibrated verdict (bench.collect.shape): power law / bends below / ...
+    shape_reason: str = ""
+    p_power: float = math.nan
+    p_exp: float = math.nan
+    curvature: float = math.nan
+    noise_sd: float = math.nan
+    df_pure: int = 0
+    alpha: float = 0.05
     models: dict[str, ModelFit] = field(default_factory=dict, repr=False)
     boot_nu: np.ndarray | None = field(default=None, repr=False)
 
@@ -157,11 +167,21 @@ def predict(model: str, params: dict[str, float], x) -> np.ndarray:
     raise ValueError(f"unknown model {model!r}")
 
 
+#: Floor on the residual variance of log errors in the information criteria: 0.1% relative error. Without it,
+#: a 3-parameter curve through 4 points has RSS ~ 1e-30 and "wins" any comparison by hundreds of AIC units.
+VAR_FLOOR = 1e-6
+
+
 def information_criteria(rss: float, n: int, k: int) -> tuple[float, float]:
-    """(AIC, BIC) of a least-squares fit with Gaussian errors; ``k`` includes the noise variance."""
-    s2 = max(rss / n, 1e-300)
+    """(AICc, BIC) of a least-squares fit with Gaussian errors; ``k`` includes the noise variance.
+
+    AICc = AIC + 2k(k+1)/(n-k-1) (infinite when n <= k+1: too few observations to compare); the residual
+    variance is floored at :data:`VAR_FLOOR`.
+    """
+    s2 = max(rss / n, VAR_FLOOR)
     ll_term = n * math.log(s2)
-    return ll_term + 2 * k, ll_term + k * math.log(n)
+    aicc = ll_term + 2 * k + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else math.inf)
+    return aicc, ll_term + k * math.log(n)
 
 
 def _power_resid(theta, lx, ly):
@@ -370,28 +390,143 @@ def hierarchical_resampler(x, y, *, min_distinct: int = 3, max_tries: int = 50) 
 
 
 def _refit_nu(variant: str, xb, yb, base: ModelFit, nu_max: float) -> float:
+    """nu of one bootstrap replicate: warm starts around the full-data optimum *and* the default grid."""
     if variant == POWER0:
         f = fit_power_law_e0(xb, yb, nu_max=nu_max)
         return f.params.get("nu", math.nan) if f.success else math.nan
-    # Warm start around the full-data optimum (re-expressed at this replicate's x_ref):
-    # a small grid is scored cheaply and only the best start is refined, which is
-    # far cheaper than the full multi-start used for the point estimate.
     xb_, yb_ = _prep(xb, yb)
     if len(xb_) < 3:
         return math.nan
     x_ref = float(np.exp(np.mean(np.log(xb_))))
+    lx, y_min = np.log(xb_ / x_ref), float(yb_.min())
     p = base.params
-    log_a_ref = math.log(max(p["a"], 1e-300))
     starts = []
-    for fnu in (1.0, 0.5, 0.75, 1.5, 2.0):
-        nu0 = min(max(fnu * p["nu"], 0.02), nu_max)
-        for fe in (1.0, 0.0, 0.5):
-            starts.append([log_a_ref - nu0 * math.log(x_ref), nu0, fe * p["e_inf"]])
-    f = fit_power_law(xb_, yb_, nu_max=nu_max, starts=starts, n_refine=1)
+    for nu0 in sorted({min(max(f * p["nu"], 0.02), nu_max) for f in (0.5, 1.0, 2.0)} | set(_NU_GRID[::2])):
+        for e0 in {p["e_inf"], 0.0, 0.5 * y_min, 0.9 * y_min}:
+            excess = np.maximum(yb_ - e0, 1e-3 * yb_)
+            starts.append([float(np.mean(np.log(excess) + nu0 * lx)), nu0, e0])
+    f = fit_power_law(xb_, yb_, nu_max=nu_max, starts=starts, n_refine=2)
     return f.params.get("nu", math.nan) if f.params else math.nan
 
 
 # =========================================================================== main entry
+def _clean(x, y, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Drop unusable observations and floor zero errors (for the log fit), noting both."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y >= 0)
+    if (~ok).any():
+        notes.append(f"{int((~ok).sum())} non-finite/non-positive-x observations dropped")
+    x, y = x[ok], y[ok]
+    zero = y <= 0
+    if zero.any():
+        pos = y[~zero]
+        floor = 0.5 * float(pos.min()) if len(pos) else 1e-6
+        y = np.where(zero, floor, y)
+        notes.append(f"{int(zero.sum())} zero-error observations floored at {floor:.3g} for log fit")
+    return x, y
+
+
+def _power_region(x: np.ndarray, y: np.ndarray, y_max: float | None, notes: list[str]):
+    """Keep the x values whose mean error is at most ``y_max`` (the power-law region)."""
+    if y_max is None or not len(x):
+        return x, y
+    ux = np.unique(x)
+    high = [u for u in ux if y[x == u].mean() > y_max]
+    if not high:
+        return x, y
+    keep = ~np.isin(x, high)
+    notes.append(f"{len(high)} of {len(ux)} x in the small-data region (mean error > {y_max:.3g}) left out")
+    return x[keep], y[keep]
+
+
+def _choose_power(m_pow: ModelFit, m_pow0: ModelFit, power_variant: str) -> Optional[ModelFit]:
+    candidates = {"e_inf": m_pow, "zero": m_pow0}
+    if power_variant == "auto":
+        usable = [m for m in candidates.values() if m.params and np.isfinite(m.aic)]
+        return min(usable, key=lambda m: m.aic) if usable else (m_pow if m_pow.params else None)
+    if power_variant in candidates:
+        return candidates[power_variant] if candidates[power_variant].params else None
+    raise ValueError(f"power_variant must be 'auto', 'e_inf' or 'zero', got {power_variant!r}")
+
+
+def _compare_forms(res: CurveFit, chosen: ModelFit, m_exp: ModelFit, notes: list[str]) -> None:
+    """Fill the AICc/BIC comparison columns; ``preferred`` stays empty when points ~ parameters."""
+    res.aic_power, res.bic_power = chosen.aic, chosen.bic
+    if not m_exp.params:
+        notes.append("exponential fit failed: " + m_exp.message)
+        return
+    res.aic_exp, res.bic_exp = m_exp.aic, m_exp.bic
+    res.exp_b, res.exp_n0, res.exp_e_inf = m_exp.params["b"], m_exp.params["n0"], m_exp.params["e_inf"]
+    res.delta_aic = res.aic_exp - res.aic_power
+    res.delta_bic = res.bic_exp - res.bic_power
+    if m_exp.at_bound:
+        notes.append("exponential at bound: " + ",".join(m_exp.at_bound))
+    if res.n_points < 5 or not np.isfinite(res.delta_aic):
+        notes.append(f"no AICc preference with {res.n_points} distinct x")
+        return
+    res.preferred = POWER if res.delta_aic >= 0 else EXP
+    if abs(res.delta_aic) < 2:
+        notes.append(f"weak AICc preference (|dAICc|={abs(res.delta_aic):.2f} < 2)")
+
+
+def _flatness_flag(x: np.ndarray, y: np.ndarray, flat_rel_tol: float) -> Optional[str]:
+    """'flat curve' / 'error increases' when the end-to-end drop is within noise, else None."""
+    ux = np.unique(x)
+    means = np.array([y[x == u].mean() for u in ux])
+    sems = np.array([y[x == u].std(ddof=1) / math.sqrt((x == u).sum()) if (x == u).sum() > 1 else 0.0
+                     for u in ux])
+    drop = means[0] - means[-1]
+    noise = 2.0 * math.sqrt(sems[0] ** 2 + sems[-1] ** 2)
+    if drop > max(flat_rel_tol * float(means.mean()), noise):
+        return None
+    return ("flat curve" if drop >= 0 else "error increases with x") + f" (drop {drop:.3g} over x range)"
+
+
+def _bootstrap_nu(res: CurveFit, chosen: ModelFit, x, y, rng, n_boot: int, ci: float,
+                  resampler: Resampler | None, nu_max: float, flags: list[str],
+                  wide_ci_ratio: float, max_boot_fail_frac: float) -> None:
+    """Percentile interval on nu from ``n_boot`` refits; no interval with fewer than 5 distinct x."""
+    if n_boot <= 0:
+        return
+    if res.n_points < 5:
+        flags.append(f"no interval: {res.n_points} distinct x cannot be resampled meaningfully")
+        return
+    variant = POWER0 if chosen.model == POWER0 else POWER
+    draw = resampler or hierarchical_resampler(x, y, min_distinct=4)
+    nus = np.full(n_boot, np.nan)
+    for b in range(n_boot):
+        rep = draw(rng)
+        if rep is None:
+            continue
+        xb, yb = rep
+        yb = np.asarray(yb, float)
+        if np.any(yb <= 0):
+            pos = yb[yb > 0]
+            yb = np.where(yb > 0, yb, 0.5 * pos.min() if len(pos) else 1e-6)
+        if len(np.unique(xb)) >= (2 if variant == POWER0 else 4):
+            nus[b] = _refit_nu(variant, xb, yb, chosen, nu_max)
+    good = nus[np.isfinite(nus)]
+    res.n_boot_ok, res.boot_nu = int(len(good)), good
+    if len(good) < max(10, int(0.5 * n_boot)):
+        flags.append(f"bootstrap failed ({len(good)}/{n_boot} usable replicates)")
+        return
+    alpha = 1.0 - ci
+    res.nu_lo, res.nu_hi = (float(v) for v in np.quantile(good, [alpha / 2, 1 - alpha / 2]))
+    res.nu_se = float(good.std(ddof=1))
+    if res.nu_hi - res.nu_lo > wide_ci_ratio * max(res.nu, 0.05):
+        flags.append(f"wide CI [{res.nu_lo:.3g}, {res.nu_hi:.3g}]")
+    if 1.0 - len(good) / n_boot > max_boot_fail_frac:
+        flags.append(f"{1.0 - len(good) / n_boot:.0%} of bootstrap replicates failed")
+
+
+def _judge(res: CurveFit, x, y, alpha: float) -> None:
+    m_pow, m_exp = res.models.get(POWER), res.models.get(EXP)
+    v = judge_shape(x, y, m_pow.rss if m_pow else math.nan, m_exp.rss if m_exp else math.nan, alpha=alpha)
+    for k, val in v.to_dict().items():
+        setattr(res, k, val)
+
+
 def fit_curve(
     x,
     y,
@@ -406,105 +541,50 @@ def fit_curve(
     flat_rel_tol: float = 0.02,
     wide_ci_ratio: float = 1.0,
     max_boot_fail_frac: float = 0.2,
+    alpha: float = 0.05,
+    y_max: float | None = None,
 ) -> CurveFit:
-    """Fit power-law and exponential models to one error-vs-size curve.
+    """Fit power-law and exponential models to one error-vs-size curve and judge its shape.
 
-    Parameters
-    ----------
-    x, y
-        Observations: sizes (``n_train`` or ``alpha_prune``) and errors, one entry per
-        run (several seeds may share an x).  Non-finite or non-positive x are dropped;
-        zero errors are floored (noted).
-    n_boot, ci, seed
-        Bootstrap replicates for the ``nu`` interval, its level, and the RNG seed.
-        ``n_boot=0`` skips the bootstrap (``nu_lo``/``nu_hi`` are NaN).
-    power_variant
-        ``"auto"`` (lower AIC of the two power-law variants), ``"e_inf"`` or ``"zero"``.
-    resampler
-        Callable ``rng -> (x_b, y_b) | None`` producing one bootstrap replicate;
-        default :func:`hierarchical_resampler` over (x, seeds).
-    nu_max
-        Upper bound on ``nu``.
-    min_points
-        Fewer distinct x than this (but >= 3) gives ``poorly_determined``.  Default:
-        number of curve parameters of the selected power law + 2 (5 with E_inf free,
-        4 with E_inf = 0), i.e. at least two distinct sizes beyond an exact fit.
-    flat_rel_tol
-        The curve is "flat" if the mean error drops by less than
-        ``max(flat_rel_tol * mean error, 2 * combined SEM of the end points)``
-        from the smallest to the largest x.
-    wide_ci_ratio
-        ``poorly_determined`` if ``nu_hi - nu_lo > wide_ci_ratio * max(nu, 0.05)``.
-    max_boot_fail_frac
-        ``poorly_determined`` if more bootstrap replicates than this fraction fail.
+    ``x, y``: sizes (``n_train`` or ``alpha_prune``) and errors, one entry per run (seeds share an x); rows
+    with non-finite or non-positive x are dropped, zero errors floored (noted). ``n_boot``/``ci``/``seed``: the
+    bootstrap interval on ``nu`` (``n_boot=0`` skips it; curves with fewer than 5 distinct x get none).
+    ``power_variant``: ``"auto"`` (lower AICc of E_inf free / E_inf = 0), ``"e_inf"`` or ``"zero"``.
+    ``resampler``: ``rng -> (x_b, y_b) | None`` for one replicate (default: x points, then seeds within x).
+    ``min_points``: fewer distinct x gives ``poorly_determined`` (default: curve parameters + 2).
+    ``alpha``: level of the lack-of-fit tests behind ``shape`` (see :mod:`bench.collect.shape`).
+    ``y_max``: x values whose mean error is above it (the small-data region near chance, where no learning
+    curve is a power law) are left out and noted; ``None`` keeps all.
+    Returns a :class:`CurveFit`; ``fit_status`` and ``note`` say how far to trust ``nu``, ``shape`` and
+    ``shape_reason`` what the curve's form is.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
     notes: list[str] = []
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y >= 0)
-    if (~ok).any():
-        notes.append(f"{int((~ok).sum())} non-finite/non-positive-x observations dropped")
-    x, y = x[ok], y[ok]
-    zero = y <= 0
-    if zero.any():
-        pos = y[~zero]
-        floor = 0.5 * float(pos.min()) if len(pos) else 1e-6
-        y = np.where(zero, floor, y)
-        notes.append(f"{int(zero.sum())} zero-error observations floored at {floor:.3g} for log fit")
-
-    res = CurveFit(n_obs=len(x), ci_level=ci, n_boot=n_boot)
-    ux = np.unique(x)
-    res.n_points = len(ux)
+    x, y = _clean(x, y, notes)
+    x, y = _power_region(x, y, y_max, notes)
+    res = CurveFit(n_obs=len(x), ci_level=ci, n_boot=n_boot, alpha=alpha)
+    res.n_points = len(np.unique(x))
     if len(x):
         res.x_min, res.x_max = float(x.min()), float(x.max())
     if res.n_points < 3:
         res.fit_status = "insufficient_data"
+        res.shape_reason = f"only {res.n_points} distinct x"
         res.note = "; ".join(notes + [f"only {res.n_points} distinct x (need >= 3)"])
         return res
 
-    # ---- fits
-    m_pow = fit_power_law(x, y, nu_max=nu_max)
-    m_pow0 = fit_power_law_e0(x, y, nu_max=nu_max)
-    m_exp = fit_exponential(x, y)
+    m_pow, m_pow0, m_exp = fit_power_law(x, y, nu_max=nu_max), fit_power_law_e0(x, y, nu_max=nu_max), \
+        fit_exponential(x, y)
     res.models = {m.model: m for m in (m_pow, m_pow0, m_exp) if m.params}
-    res.nu_einf = m_pow.params.get("nu", math.nan)
-    res.nu_e0 = m_pow0.params.get("nu", math.nan)
-
-    candidates = {"e_inf": m_pow, "zero": m_pow0}
-    if power_variant == "auto":
-        usable = [m for m in candidates.values() if m.params and np.isfinite(m.aic)]
-        chosen = min(usable, key=lambda m: m.aic) if usable else None
-    elif power_variant in candidates:
-        chosen = candidates[power_variant] if candidates[power_variant].params else None
-    else:
-        raise ValueError("power_variant must be 'auto', 'e_inf' or 'zero'")
+    res.nu_einf, res.nu_e0 = m_pow.params.get("nu", math.nan), m_pow0.params.get("nu", math.nan)
+    chosen = _choose_power(m_pow, m_pow0, power_variant)
     if chosen is None:
         res.fit_status = "failed"
         res.note = "; ".join(notes + ["power-law fit failed: " + (m_pow.message or m_pow0.message)])
         return res
-
     res.power_variant = chosen.model
     res.nu, res.a, res.e_inf = chosen.params["nu"], chosen.params["a"], chosen.params["e_inf"]
-    res.aic_power, res.bic_power = chosen.aic, chosen.bic
-    if m_exp.params:
-        res.aic_exp, res.bic_exp = m_exp.aic, m_exp.bic
-        res.exp_b, res.exp_n0, res.exp_e_inf = (m_exp.params["b"], m_exp.params["n0"],
-                                                m_exp.params["e_inf"])
-        res.delta_aic = res.aic_exp - res.aic_power
-        res.delta_bic = res.bic_exp - res.bic_power
-        res.preferred = POWER if res.delta_aic >= 0 else EXP
-        if abs(res.delta_aic) < 2:
-            notes.append(f"weak model preference (|dAIC|={abs(res.delta_aic):.2f} < 2)")
-        if m_exp.at_bound:
-            notes.append("exponential at bound: " + ",".join(m_exp.at_bound))
-    else:
-        res.preferred = POWER
-        notes.append("exponential fit failed: " + m_exp.message)
-
-    decades = math.log10(res.x_max / res.x_min)
-    if decades < 1.0 and res.preferred:
-        notes.append(f"x spans only {decades:.2f} decades: power-law vs exponential comparison is weak")
+    _compare_forms(res, chosen, m_exp, notes)
+    _judge(res, x, y, alpha)
 
     flags: list[str] = []
     need = min_points if min_points is not None else (chosen.k - 1) + 2
@@ -512,51 +592,16 @@ def fit_curve(
         flags.append(f"only {res.n_points} distinct x for a {chosen.k - 1}-parameter fit")
     if chosen.at_bound:
         flags.append("power law at bound: " + ",".join(chosen.at_bound))
-
-    # ---- flatness (on per-x means)
-    means = np.array([y[x == u].mean() for u in ux])
-    sems = np.array([y[x == u].std(ddof=1) / math.sqrt((x == u).sum()) if (x == u).sum() > 1 else 0.0
-                     for u in ux])
-    drop = means[0] - means[-1]
-    noise = 2.0 * math.sqrt(sems[0] ** 2 + sems[-1] ** 2)
-    if drop <= max(flat_rel_tol * float(means.mean()), noise):
-        flags.append("flat curve" if drop >= 0 else "error increases with x")
-        flags[-1] += f" (drop {drop:.3g} over x range)"
-
-    # ---- bootstrap
-    if n_boot > 0:
-        variant = "zero" if chosen.model == POWER0 else "e_inf"
-        draw = resampler or hierarchical_resampler(x, y, min_distinct=3)
-        nus = np.full(n_boot, np.nan)
-        for b in range(n_boot):
-            rep = draw(rng)
-            if rep is None:
-                continue
-            xb, yb = rep
-            yb = np.asarray(yb, float)
-            if np.any(yb <= 0):
-                pos = yb[yb > 0]
-                yb = np.where(yb > 0, yb, 0.5 * pos.min() if len(pos) else 1e-6)
-            if len(np.unique(xb)) < (2 if variant == "zero" else 3):
-                continue
-            nus[b] = _refit_nu(POWER0 if variant == "zero" else POWER, xb, yb, chosen, nu_max)
-        good = nus[np.isfinite(nus)]
-        res.n_boot_ok = int(len(good))
-        res.boot_nu = good
-        fail_frac = 1.0 - len(good) / n_boot
-        if len(good) >= max(10, int(0.5 * n_boot)):
-            alpha = 1.0 - ci
-            res.nu_lo, res.nu_hi = (float(v) for v in np.quantile(good, [alpha / 2, 1 - alpha / 2]))
-            res.nu_se = float(good.std(ddof=1))
-            if res.nu_hi - res.nu_lo > wide_ci_ratio * max(res.nu, 0.05):
-                flags.append(f"wide CI [{res.nu_lo:.3g}, {res.nu_hi:.3g}]")
-        else:
-            flags.append(f"bootstrap failed ({len(good)}/{n_boot} usable replicates)")
-        if fail_frac > max_boot_fail_frac and len(good) >= max(10, int(0.5 * n_boot)):
-            flags.append(f"{fail_frac:.0%} of bootstrap replicates failed")
-
+    flat = _flatness_flag(x, y, flat_rel_tol)
+    if flat:
+        flags.append(flat)
+    _bootstrap_nu(res, chosen, x, y, rng, n_boot, ci, resampler, nu_max, flags, wide_ci_ratio,
+                  max_boot_fail_frac)
     if not chosen.success:
         flags.append("optimizer did not report convergence")
+    decades = math.log10(res.x_max / res.x_min)
+    if decades < 1.0:
+        notes.append(f"x spans only {decades:.2f} decades")
     res.fit_status = "poorly_determined" if flags else "ok"
     res.note = "; ".join(flags + notes)
     return res

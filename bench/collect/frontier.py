@@ -29,6 +29,7 @@ Full-data runs
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 import zlib
@@ -58,7 +59,7 @@ __all__ = [
 
 CURVE_KEYS: tuple[str, ...] = ("dataset", "model", "metric", "strategy", "keep")
 FRONTIER_KEYS: tuple[str, ...] = ("dataset", "model", "metric", "strategy")
-CONTEXT_KEYS: tuple[str, ...] = ("label_noise", "budget")
+CONTEXT_KEYS: tuple[str, ...] = ("label_noise", "budget", "test_key")
 XSpec = str | Mapping[str, str] | None
 
 _FULL = 1.0
@@ -156,6 +157,20 @@ def _agg(g: pd.DataFrame, y: str) -> dict:
             "sem": std / math.sqrt(n) if n > 1 else math.nan, "count": n}
 
 
+#: Fits and shape verdicts use the power-law region only: sizes whose mean error is at most this fraction of
+#: chance error (1 - 1/classes). Near chance every learning curve flattens (the "small-data region" of
+#: Hestness et al. 2017), which is neither a power law nor pruning bending the curve.
+SMALL_DATA_FRAC = 0.3
+
+
+def chance_cap(g: pd.DataFrame, frac: float | None) -> float | None:
+    """``frac`` x chance error of the group's classification task (None when unknown or frac is None)."""
+    if frac is None or "n_classes" not in g:
+        return None
+    k = pd.to_numeric(g["n_classes"], errors="coerce").median()
+    return frac * (1.0 - 1.0 / k) if np.isfinite(k) and k >= 2 else None
+
+
 def _rng_seed(seed: int, key: dict) -> list[int]:
     return [int(seed), zlib.crc32(repr(sorted(key.items(), key=lambda kv: kv[0])).encode())]
 
@@ -208,12 +223,15 @@ def fit_learning_curves(
     context: Sequence[str] = CONTEXT_KEYS,
     n_boot: int = 200,
     seed: int = 0,
+    small_data_frac: float | None = SMALL_DATA_FRAC,
     **fit_kw,
 ) -> tuple[pd.DataFrame, dict[tuple, CurveFit]]:
     """Fit every learning curve (fixed keep, x varying through the pool size).
 
     Each curve is fitted on its seed-level observations with :func:`fit_curve`
-    (bootstrap over x and seeds).  Returns ``(fits, objects)``: ``fits`` has one row
+    (bootstrap over x and seeds), in its power-law region: sizes whose mean error
+    exceeds ``small_data_frac`` x chance error are left out (noted; ``None``
+    keeps all).  Returns ``(fits, objects)``: ``fits`` has one row
     per curve with ``kind == "curve"``; ``objects`` maps the tuple of group-key
     values to the :class:`CurveFit`.
     """
@@ -222,7 +240,8 @@ def fit_learning_curves(
     rows, objs = [], {}
     for key, g in _groups(d, gk):
         fit = fit_curve(g["x"].to_numpy(float), g[y].to_numpy(float), n_boot=n_boot,
-                        seed=np.random.default_rng(_rng_seed(seed, key)), **fit_kw)
+                        seed=np.random.default_rng(_rng_seed(seed, key)),
+                        y_max=chance_cap(g, small_data_frac), **fit_kw)
         rows.append(_fit_row("curve", key, fit, y))
         objs[tuple(key.values())] = fit
     return pd.DataFrame(rows), objs
@@ -252,23 +271,33 @@ def _frontier_observations(d: pd.DataFrame, by: list[str], ctx: list[str]) -> It
 
 
 def _cells(g: pd.DataFrame, y: str) -> tuple[pd.DataFrame, list[np.ndarray]]:
-    """Per (x, keep, pool_size) cell: the table of cells and the seed-level y arrays."""
+    """Per (x, keep, pool_size) cell: the table of cells and the seed-level y arrays.
+
+    The table has a ``seed_values`` column: ``{seed: y}`` of the cell's runs (for paired comparisons).
+    """
     cells, arrays = [], []
     for ck, cg in _groups(g, ["x", "keep", "pool_size"]):
-        v = cg[y].to_numpy(float)
-        v = v[np.isfinite(v)]
-        if len(v) == 0:
+        fin = cg.loc[np.isfinite(cg[y].to_numpy(float))]
+        if fin.empty:
             continue
-        cells.append({**ck, **_agg(cg, y), "borrowed_full": bool(cg["borrowed_full"].any())})
-        arrays.append(v)
+        seeds = {int(s) if pd.notna(s) else -1 - i: float(v)
+                 for i, (s, v) in enumerate(zip(fin["seed"], fin[y]))}
+        cells.append({**ck, **_agg(cg, y), "borrowed_full": bool(cg["borrowed_full"].any()),
+                      "seed_values": seeds})
+        arrays.append(fin[y].to_numpy(float))
     return pd.DataFrame(cells), arrays
+
+
+#: Two frontier errors closer than this (relative) are ties: a point must beat every smaller x by more.
+TIE_RTOL = 1e-9
 
 
 def _select_frontier(cx: np.ndarray, cmean: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each distinct x the argmin cell; and whether that minimum is Pareto-optimal.
 
-    Returns (distinct x, index of best cell per x, pareto mask).  A point is Pareto
-    optimal when its error is strictly below every best error at smaller x.
+    Returns (distinct x, index of best cell per x, pareto mask). A point is Pareto optimal when its error
+    is below every best error at smaller x by more than a floating-point tie (``TIE_RTOL``): a point
+    "better" by 1e-14 is a tie, not a frontier point.
     """
     ux = np.unique(cx)
     best = np.empty(len(ux), dtype=int)
@@ -277,7 +306,8 @@ def _select_frontier(cx: np.ndarray, cmean: np.ndarray) -> tuple[np.ndarray, np.
         best[i] = idx[np.argmin(cmean[idx])]
     bmean = cmean[best]
     prev_min = np.concatenate([[np.inf], np.minimum.accumulate(bmean)[:-1]])
-    return ux, best, bmean < prev_min
+    tol = TIE_RTOL * np.maximum(np.abs(np.where(np.isfinite(prev_min), prev_min, 0.0)), 1e-12)
+    return ux, best, bmean < prev_min - tol
 
 
 def pareto_frontier(
@@ -295,12 +325,13 @@ def pareto_frontier(
     strictly lower than the best error at every smaller x (the frontier proper:
     no smaller training set does at least as well).  ``n_candidates`` counts the
     cells compared at that x.  The minimum of noisy means is biased low when
-    many cells compete; see ``count``/``sem``.
+    many cells compete; see ``count``/``sem``.  ``seed_errors`` is the chosen
+    cell's ``{seed: error}`` as JSON (for comparisons paired by seed).
     """
     d = add_x(df, x)
     ctx = _ctx(d, context)
     cols = list(by) + ctx + ["x_var", "x", "mean", "std", "sem", "count", "keep", "pool_size",
-                            "borrowed_full", "n_candidates", "pareto"]
+                            "borrowed_full", "n_candidates", "pareto", "seed_errors"]
     rows = []
     for key, g in _frontier_observations(d, list(by), ctx):
         cells, _ = _cells(g, y)
@@ -312,8 +343,29 @@ def pareto_frontier(
             rows.append({**key, "x": float(u), "mean": c["mean"], "std": c["std"], "sem": c["sem"],
                          "count": int(c["count"]), "keep": c["keep"], "pool_size": c["pool_size"],
                          "borrowed_full": bool(c["borrowed_full"]),
-                         "n_candidates": int((cells["x"] == u).sum()), "pareto": bool(p)})
+                         "n_candidates": int((cells["x"] == u).sum()), "pareto": bool(p),
+                         "seed_errors": json.dumps({str(k): v for k, v in sorted(c["seed_values"].items())})})
     return pd.DataFrame(rows, columns=cols)
+
+
+def _frontier_obs(cx: np.ndarray, cmean: np.ndarray, arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Seed-level (x, y) of the Pareto cells selected from the cell means."""
+    ux, best, pareto = _select_frontier(cx, cmean)
+    chosen = best[pareto]
+    xs = np.concatenate([np.full(len(arrays[b]), cx[b]) for b in chosen]) if len(chosen) else np.array([])
+    ys = np.concatenate([arrays[b] for b in chosen]) if len(chosen) else np.array([])
+    return xs, ys
+
+
+def _frontier_resampler(cx: np.ndarray, arrays: list[np.ndarray]):
+    """Bootstrap replicate: resample seeds in every cell, re-select the frontier, resample its points."""
+    def draw(rng: np.random.Generator):
+        res = [a[rng.integers(0, len(a), size=len(a))] for a in arrays]
+        px, py = _frontier_obs(cx, np.array([r.mean() for r in res]), res)
+        if len(np.unique(px)) < 3:
+            return None
+        return hierarchical_resampler(px, py, min_distinct=4)(rng)
+    return draw
 
 
 def fit_frontiers(
@@ -325,13 +377,17 @@ def fit_frontiers(
     context: Sequence[str] = CONTEXT_KEYS,
     n_boot: int = 200,
     seed: int = 0,
+    small_data_frac: float | None = SMALL_DATA_FRAC,
     **fit_kw,
 ) -> tuple[pd.DataFrame, dict[tuple, CurveFit]]:
     """Fit the Pareto frontier (its ``pareto`` points) of every group.
 
-    The bootstrap re-does the whole selection: seeds are resampled inside every
-    (keep, pool_size) cell, the frontier is re-selected from the resampled means,
-    and then the frontier points are case-resampled before refitting.  Rows have
+    The fit and the shape verdict use the seed-level errors of the chosen cells
+    (so the seeds measure the noise); cells whose mean error exceeds
+    ``small_data_frac`` x chance error are not candidates (power-law region).  The bootstrap re-does the whole selection:
+    seeds are resampled inside every (keep, pool_size) cell, the frontier is
+    re-selected from the resampled means, and then the frontier points (with
+    their resampled seeds) are case-resampled before refitting.  Rows have
     ``kind == "frontier"`` and ``keep`` = NaN.
     """
     d = add_x(df, x)
@@ -341,18 +397,17 @@ def fit_frontiers(
         cells, arrays = _cells(g, y)
         if cells.empty:
             continue
+        cap = chance_cap(g, small_data_frac)
+        if cap is not None:  # the frontier of the power-law region: cells near chance are not candidates
+            near = cells["mean"].to_numpy(float) > cap
+            cells, arrays = cells.loc[~near].reset_index(drop=True), [a for a, n in zip(arrays, near) if not n]
+            if cells.empty:
+                continue
         cx, cmean = cells["x"].to_numpy(float), cells["mean"].to_numpy(float)
-        ux, best, pareto = _select_frontier(cx, cmean)
-        fx, fy = ux[pareto], cmean[best][pareto]
-
-        def resampler(rng, cx=cx, arrays=arrays):
-            means = np.array([a[rng.integers(0, len(a), size=len(a))].mean() for a in arrays])
-            bx, bbest, bpar = _select_frontier(cx, means)
-            px, py = bx[bpar], means[bbest][bpar]
-            return hierarchical_resampler(px, py, min_distinct=3)(rng)
-
+        fx, fy = _frontier_obs(cx, cmean, arrays)
+        resampler = _frontier_resampler(cx, arrays)
         fit = fit_curve(fx, fy, n_boot=n_boot, resampler=resampler,
-                        seed=np.random.default_rng(_rng_seed(seed, key)), **fit_kw)
+                        seed=np.random.default_rng(_rng_seed(seed, key)), y_max=cap, **fit_kw)
         k = {**key}
         k = {c: k[c] for c in by} | {"keep": math.nan} | {c: k[c] for c in ctx} | {"x_var": k["x_var"]}
         rows.append(_fit_row("frontier", k, fit, y))

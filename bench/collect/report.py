@@ -26,6 +26,7 @@ import html
 import json
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -34,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from . import frontier as fr
-from . import plots
+from . import panels, plots
+from . import verdict as vd
 from .table import LoadResult, load
 
 __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
@@ -47,7 +49,12 @@ FITS_COLUMNS: tuple[str, ...] = (
 
 
 class NoRecordsError(ValueError):
-    """Raised when the given paths contain no run records at all."""
+    """Raised when the given paths contain no run records at all, or none that succeeded."""
+
+
+#: Runs whose final error on their own kept set is above this did not fit their training data: they are
+#: flagged ``undertrained`` and left out of the fits, frontiers and verdicts (listed in the report).
+MAX_TRAIN_ERROR = 0.05
 
 
 # =========================================================================== main entry
@@ -64,49 +71,55 @@ def collect(
     baseline_metric: str = "random",
     context: Sequence[str] = fr.CONTEXT_KEYS,
     formats: Sequence[str] = ("png", "svg"),
+    max_train_error: float | None = MAX_TRAIN_ERROR,
 ) -> dict[str, Any]:
     """Collect run records under ``paths`` and write every table, plot and report.
 
-    Parameters
-    ----------
-    paths
-        Result directories (searched recursively) and/or record files.
-    out_dir
-        Output directory; default ``<first path>/collect`` (``<parent>/collect`` for a file).
-    command
-        The command line to record in the report (the CLI passes its own; default: a
-        description of this Python call).
-    tolerance
-        Absolute error tolerance for the droppable fraction (0.005 = 0.5 points).
-    log_wandb
-        ``False``; ``True`` to log to wandb (project ``$WANDB_PROJECT`` or ``bench``);
-        or a project name.  Mode is ``$WANDB_MODE`` if set, else ``offline``.
-        Skipped with a warning if wandb is not installed.
-    x
-        x-variable spec (see :mod:`bench.collect.frontier`); default ``n_train``,
-        ``alpha_prune`` for ``dataset == "perceptron"``.
-    n_boot, seed
-        Bootstrap replicates per fit and the base RNG seed (results are deterministic).
-    baseline_metric
-        Metric drawn as the baseline in the frontier plot.
-    context
-        Columns that split curves in addition to the group keys.
-    formats
-        Image formats to write.
+    ``paths``: result directories (searched recursively) and/or record files. ``out_dir``: default
+    ``<first path>/collect``. ``command``: the command line quoted in the report. ``tolerance``: absolute
+    error tolerance of the droppable fraction. ``log_wandb``: ``False``, ``True`` (project
+    ``$WANDB_PROJECT`` or ``data-pruning``) or a project name. ``x``: x-variable spec (see
+    :mod:`bench.collect.frontier`). ``n_boot``/``seed``: bootstrap replicates per fit and the base RNG seed
+    (deterministic). ``baseline_metric``: the reference of gains and verdicts (random pruning). ``context``:
+    settings that split curves (runs differing in them are never pooled). ``max_train_error``: runs whose
+    final error on their kept set exceeds it are flagged ``undertrained`` and left out of fits (``None``:
+    keep every run).
 
-    Returns
-    -------
-    dict with ``out_dir``, ``files`` (name -> path), ``plots`` (paths), ``n_ok``,
-    ``n_failed``, the frames ``runs``, ``failed``, ``fits``, ``frontier``, ``curves``,
-    ``droppable``, ``class_balance``, ``error_vs_keep``, and ``wandb`` (status dict).
-
-    Raises
-    ------
-    FileNotFoundError
-        A path does not exist.
-    NoRecordsError
-        No run record was found.
+    Returns a dict with ``out_dir``, ``files``, ``plots``, ``n_ok``, ``n_failed``, the frames (``runs``,
+    ``failed``, ``fits``, ``frontier``, ``curves``, ``gains``, ``verdicts``, ``droppable``, ...), ``answer``
+    (the report's leading sentences) and ``wandb``. Raises ``FileNotFoundError`` for a missing path and
+    :class:`NoRecordsError` when there is no record, or no successful one (``failed.csv`` is still written).
     """
+    paths, out_dir = _resolve_paths(paths, out_dir)
+    loaded = load(paths, exclude=[out_dir])
+    _require_records(loaded, paths, out_dir)
+    cfg = {
+        "paths": paths, "out_dir": str(out_dir), "tolerance": tolerance,
+        "x": x if x is not None else "auto (n_train; alpha_prune for dataset=perceptron)",
+        "n_boot": n_boot, "seed": seed, "baseline_metric": baseline_metric,
+        "context": list(context), "formats": list(formats), "log_wandb": log_wandb,
+        "max_train_error": max_train_error,
+    }
+    command = command or (f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
+                          f"tolerance={tolerance!r}, x={x!r}, n_boot={n_boot!r}, seed={seed!r})")
+    ok = flag_undertrained(loaded.ok, max_train_error)
+    ctx_cols = fr.resolve_context(ok, context)
+    res = _analyse(ok.loc[~ok["undertrained"]], x=x, n_boot=n_boot, seed=seed, tolerance=tolerance,
+                   context=context, baseline=baseline_metric)
+    res["fits"] = _order_fits(res["fits"], ctx_cols)
+    files = _write_tables(out_dir, ok, loaded.failed, res, {"command": command, **cfg})
+    plot_paths = _make_plots(res, out_dir / "plots", tolerance, baseline_metric, formats, ctx_cols)
+    sections = _sections(loaded, ok, res, cfg, command, plot_paths, tolerance, ctx_cols)
+    files.update(_write_reports(sections, out_dir))
+    wb = {"status": "disabled"}
+    if log_wandb:
+        wb = _log_wandb(log_wandb, out_dir, ok, res["fits"], plot_paths, {"command": command, **cfg})
+    return {"out_dir": str(out_dir), "files": files, "plots": plot_paths, "n_ok": len(ok),
+            "n_failed": len(loaded.failed), "runs": ok, "failed": loaded.failed, "wandb": wb,
+            "command": command, "config": cfg, **res}
+
+
+def _resolve_paths(paths, out_dir) -> tuple[list[str], Path]:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [str(p) for p in paths]
@@ -118,85 +131,81 @@ def collect(
     if out_dir is None:
         first = Path(paths[0])
         out_dir = (first if first.is_dir() else first.parent) / "collect"
-    out_dir = Path(out_dir)
+    return paths, Path(out_dir)
 
-    loaded = load(paths, exclude=[out_dir])
+
+def _require_records(loaded: LoadResult, paths: list[str], out_dir: Path) -> None:
+    """No records, or no successful one: a clear error (the failed list is written first)."""
     if loaded.n_records == 0:
         raise NoRecordsError(
             f"no run records (JSON objects with 'run_id' and 'status') found under: {', '.join(paths)} "
             f"({loaded.files_scanned} JSON file(s) scanned)")
+    if loaded.ok.empty:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        loaded.failed.to_csv(out_dir / "failed.csv", index=False)
+        reasons = loaded.failed["reason"].fillna(loaded.failed["status"]).astype(str).value_counts()
+        raise NoRecordsError(
+            f"all {loaded.n_records} record(s) under {', '.join(paths)} failed or are unusable; nothing to fit. "
+            f"Most common reasons: " + "; ".join(f"{n}x {r}" for r, n in reasons.head(3).items())
+            + f". Listed in {out_dir / 'failed.csv'}")
+
+
+def flag_undertrained(ok: pd.DataFrame, max_train_error: float | None) -> pd.DataFrame:
+    """Copy of ``ok`` with ``undertrained``: final error on the kept set above ``max_train_error``.
+
+    Records without ``train_error`` (older records, or students that do not report it) are not flagged.
+    """
+    out = ok.copy()
+    te = pd.to_numeric(out["train_error"], errors="coerce") if "train_error" in out else pd.Series(
+        np.nan, index=out.index)
+    out["undertrained"] = (te > max_train_error).fillna(False).astype(bool) if max_train_error is not None \
+        else False
+    return out
+
+
+def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: dict, cfg: dict) -> dict[str, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
-
-    cfg = {
-        "paths": paths, "out_dir": str(out_dir), "tolerance": tolerance,
-        "x": x if x is not None else "auto (n_train; alpha_prune for dataset=perceptron)",
-        "n_boot": n_boot, "seed": seed, "baseline_metric": baseline_metric,
-        "context": list(context), "formats": list(formats), "log_wandb": log_wandb,
-    }
-    if command is None:
-        command = (f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
-                   f"tolerance={tolerance!r}, log_wandb={log_wandb!r}, x={x!r}, n_boot={n_boot!r}, "
-                   f"seed={seed!r})")
-
-    ok = loaded.ok
-    ctx_cols = fr.resolve_context(ok, context)
-    res = _analyse(ok, x=x, n_boot=n_boot, seed=seed, tolerance=tolerance, context=context)
-    res["fits"] = _order_fits(res["fits"], ctx_cols)
-
     files: dict[str, str] = {}
-
-    def write_csv(name: str, df: pd.DataFrame) -> None:
-        p = out_dir / name
-        df.to_csv(p, index=False)
-        files[name] = str(p)
-
-    write_csv("runs.csv", ok)
-    write_csv("failed.csv", loaded.failed)
-    write_csv("fits.csv", res["fits"])
-    write_csv("frontier.csv", res["frontier"])
-    write_csv("curves.csv", res["curves"])
-    write_csv("error_vs_keep.csv", res["error_vs_keep"])
-    write_csv("droppable.csv", res["droppable"])
-    write_csv("class_balance.csv", res["class_balance"])
+    tables = {"runs.csv": ok, "failed.csv": failed, "summary.csv": res["verdicts"], "gains.csv": res["gains"],
+              "fits.csv": res["fits"], "frontier.csv": res["frontier"], "curves.csv": res["curves"],
+              "error_vs_keep.csv": res["error_vs_keep"], "droppable.csv": res["droppable"],
+              "class_balance.csv": res["class_balance"]}
+    for name, df in tables.items():
+        df.to_csv(out_dir / name, index=False)
+        files[name] = str(out_dir / name)
     cfg_path = out_dir / "collect_config.json"
-    cfg_path.write_text(json.dumps({"command": command, **cfg}, indent=2, default=str))
+    cfg_path.write_text(json.dumps(cfg, indent=2, default=str))
     files["collect_config.json"] = str(cfg_path)
+    return files
 
-    plot_paths = _make_plots(res, out_dir / "plots", tolerance, baseline_metric, formats, ctx_cols)
 
-    sections = _sections(loaded, res, cfg, command, plot_paths, tolerance, ctx_cols)
+def _write_reports(sections, out_dir: Path) -> dict[str, str]:
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_render_md(sections, out_dir), encoding="utf-8")
     html_path.write_text(_render_html(sections), encoding="utf-8")
-    files["report.md"], files["report.html"] = str(md_path), str(html_path)
-
-    wb = {"status": "disabled"}
-    if log_wandb:
-        wb = _log_wandb(log_wandb, out_dir, ok, res["fits"], plot_paths, {"command": command, **cfg})
-
-    return {"out_dir": str(out_dir), "files": files, "plots": plot_paths, "n_ok": len(ok),
-            "n_failed": len(loaded.failed), "runs": ok, "failed": loaded.failed, "wandb": wb,
-            "command": command, "config": cfg, **res}
+    return {"report.md": str(md_path), "report.html": str(html_path)}
 
 
 # =========================================================================== analysis
 def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
-             context: Sequence[str]) -> dict[str, pd.DataFrame]:
+             context: Sequence[str], baseline: str) -> dict[str, pd.DataFrame]:
     empty = pd.DataFrame()
     if ok.empty:
         fits = pd.DataFrame(columns=["kind", *FITS_COLUMNS])
-        return {"curves": empty, "fits": fits, "frontier": empty, "error_vs_keep": empty,
-                "droppable": empty, "class_balance": empty}
+        return {"curves": empty, "fits": fits, "frontier": empty, "error_vs_keep": empty, "gains": empty,
+                "verdicts": empty, "droppable": empty, "class_balance": empty, "answer": []}
     curves = fr.learning_curves(ok, x=x, context=context)
     fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     front = fr.pareto_frontier(ok, x=x, context=context)
     fits = pd.concat([f for f in (fc, ff) if not f.empty], ignore_index=True) if not (
         fc.empty and ff.empty) else pd.DataFrame(columns=["kind", *FITS_COLUMNS])
+    ctx_cols = fr.resolve_context(ok, context)
+    gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
+    verdicts = vd.verdict_table(front, fits, gains, context=ctx_cols)
     return {
-        "curves": curves,
-        "fits": fits,
-        "frontier": front,
+        "curves": curves, "fits": fits, "frontier": front, "gains": gains, "verdicts": verdicts,
+        "answer": vd.answer_lines(verdicts, gains, baseline, ctx_cols),
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
         "class_balance": fr.class_balance(ok),
@@ -212,7 +221,7 @@ def _order_fits(fits: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFrame:
     return fits[lead + [c for c in fits.columns if c not in lead]]
 
 
-_PLOT_PREFIXES = ("learning_curves_", "frontier_", "error_vs_keep_", "class_balance_", "theory_vs_sim_")
+_PLOT_PREFIXES = ("panels_", "learning_curves_", "frontier_", "error_vs_keep_", "class_balance_", "theory_vs_sim_")
 
 
 def _make_plots(res: dict, plot_dir: Path, tolerance: float, baseline_metric: str,
@@ -226,7 +235,8 @@ def _make_plots(res: dict, plot_dir: Path, tolerance: float, baseline_metric: st
         for f in plot_dir.iterdir():
             if f.is_file() and f.name.startswith(_PLOT_PREFIXES) and f.suffix.lstrip(".") in formats:
                 f.unlink()
-    out = []
+    out = panels.plot_metric_panels(res["curves"], res["frontier"], res["fits"], plot_dir, res["verdicts"],
+                                    baseline=baseline_metric, context=c, formats=formats)
     out += plots.plot_learning_curves(res["curves"], res["fits"], plot_dir, formats, context=c)
     out += plots.plot_frontiers(res["frontier"], res["fits"], plot_dir, curves=res["curves"],
                                 baseline_metric=baseline_metric, formats=formats, context=c)
@@ -293,18 +303,124 @@ def _distinct(ok: pd.DataFrame, col: str, limit: int = 20) -> str:
     return ", ".join(vals[:limit]) + (f" … ({len(vals)} values)" if len(vals) > limit else "")
 
 
-def _sections(loaded: LoadResult, res: dict, cfg: dict, command: str, plot_paths: list[str],
-              tolerance: float, ctx_cols: Sequence[str]) -> list[tuple[str, str, Any]]:
-    ok, failed = loaded.ok, loaded.failed
-    S: list[tuple[str, str, Any]] = []
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    S.append(("h1", "Data-pruning benchmark report", None))
-    S.append(("p", f"Generated {now} by bench.collect from {len(cfg['paths'])} path(s).", None))
-    S.append(("h2", "Command and configuration", None))
-    S.append(("code", command, None))
-    S.append(("code", json.dumps(cfg, indent=2, default=str), None))
+def _summary_table(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFrame:
+    """The headline table: per (metric, strategy), best error at the largest n, gain, exponent, shape."""
+    if verdicts is None or verdicts.empty:
+        return pd.DataFrame()
+    keys = [c for c in ("dataset", "model", *ctx_cols, "metric", "strategy") if c in verdicts.columns]
+    rows = []
+    for _, r in verdicts.iterrows():
+        row = {k: _f(r[k], "g") for k in keys}
+        row["n range"] = f"{_f(r['x_min'], 'g')}–{_f(r['x_max'], 'g')} ({int(r['n_x'])} n)"
+        row["error at max n"] = _f(r["best_error_at_x_max"], ".4f")
+        row["gain vs random at n"] = ("" if pd.isna(r["gain"]) else f"{r['gain']:+.4f}" + (
+            f" [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]" if pd.notna(r["gain_lo"]) else "")
+            + f" @ {_f(r['gain_x'], 'g')}")
+        row["better / worse (of n)"] = (f"{int(r['n_better'])} / {int(r['n_worse'])} (of {int(r['n_shared_x'])})"
+                                        if r["n_shared_x"] else "")
+        row["ν [95% CI]"] = _nu_cell(r) if pd.notna(r.get("fit_status")) else ""
+        row["shape"] = r["shape"]
+        row["p power / p exp"] = f"{_f(r['p_power'], '.2g')} / {_f(r['p_exp'], '.2g')}"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
-    S.append(("h2", "Inputs", None))
+
+def _best_keep_table(gains: pd.DataFrame, ctx_cols: Sequence[str], max_cols: int = 8) -> pd.DataFrame:
+    """Per (metric, strategy) row and up to ``max_cols`` n columns: best keep, error and gain."""
+    if gains is None or gains.empty:
+        return pd.DataFrame()
+    xs = np.sort(gains["x"].unique())
+    if len(xs) > max_cols:
+        xs = xs[np.unique(np.round(np.linspace(0, len(xs) - 1, max_cols)).astype(int))]
+    keys = [c for c in ("dataset", "model", *ctx_cols, "metric", "strategy") if c in gains.columns]
+    rows = []
+    for key, g in gains.groupby(keys, dropna=False, sort=True):
+        row = {k: _f(v, "g") for k, v in zip(keys, key if isinstance(key, tuple) else (key,))}
+        for xv in xs:
+            c = g.loc[g["x"] == xv]
+            row[f"n={xv:g}"] = "" if c.empty else (
+                f"k={c['keep'].iloc[0]:g}: {c['error'].iloc[0]:.4f} ({c['gain'].iloc[0]:+.4f}"
+                + ("*" if c["gain_lo"].iloc[0] > 0 else "†" if c["gain_hi"].iloc[0] < 0 else "") + ")")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_paths: list[str]) -> list:
+    S: list[tuple[str, str, Any]] = [("h2", "Answer", None)]
+    for line in res.get("answer") or []:
+        S.append(("p", line, None))
+    n_flag = int(ok["undertrained"].sum()) if "undertrained" in ok else 0
+    if n_flag:
+        S.append(("p", f"⚠ {n_flag} run(s) did not fit their training data (train error above the threshold) "
+                       "and are left out of every fit, frontier and verdict; see 'Flagged runs'.", None))
+    for note in _mixed_settings_notes(ok):
+        S.append(("p", "⚠ " + note, None))
+    S.append(("h2", "Summary: each rule against random pruning", None))
+    S.append(("p", _SUMMARY_NOTE, None))
+    S.append(("table", "", _summary_table(res["verdicts"], ctx_cols)))
+    S.append(("h3", "Best keep fraction at each n (error, gain over random; * better, † worse at 95%)", None))
+    S.append(("table", "", _best_keep_table(res["gains"], ctx_cols)))
+    S.append(("h2", "Key figures", None))
+    S.append(("images", "", [p for p in plot_paths if p.endswith(".png") and
+                             Path(p).name.startswith(("panels_", "error_vs_keep_"))]))
+    return S
+
+
+def _mixed_settings_notes(ok: pd.DataFrame) -> list[str]:
+    """Say when one dataset's runs differ in test split or other never-pooled settings."""
+    notes = []
+    for col, what in (("test_key", "test splits"), ("budget", "budgets"), ("label_noise", "label-noise levels")):
+        if col not in ok or ok.empty:
+            continue
+        for ds, g in ok.groupby("dataset"):
+            vals = sorted({str(v) for v in g[col].dropna()})
+            if len(vals) > 1:
+                notes.append(f"dataset {ds} mixes {len(vals)} {what} ({', '.join(vals[:4])}): "
+                             "they are analysed as separate groups, never pooled.")
+    return notes
+
+
+def _detail_sections(loaded: LoadResult, ok: pd.DataFrame, res: dict, tolerance: float,
+                     ctx_cols: Sequence[str], plot_paths: list[str]) -> list:
+    fits = res["fits"]
+    S: list[tuple[str, str, Any]] = [("h2", "Detailed fits", None), ("p", _METHOD_NOTE, None)]
+    S.append(("h3", "Pareto frontiers (best over keep and pool size at each n)", None))
+    S.append(("table", "", _fits_table(fits, "frontier", ctx_cols)))
+    S.append(("h3", "Learning curves (fixed keep, n varies with pool size)", None))
+    S.append(("table", "", _fits_table(fits, "curve", ctx_cols)))
+    S.append(("h3", f"Droppable fraction (tolerance {tolerance:g} absolute error)", None))
+    S.append(("p", "Smallest tested keep such that every keep at or above it has mean error ≤ "
+                   "full-data (keep=1) error + tolerance; droppable = 1 − min_keep.", None))
+    S.append(("table", "", _pretty(res["droppable"], drop=("tolerance",))))
+    S.append(("h3", "Class balance of the kept sets", None))
+    S.append(("table", "", _pretty(res["class_balance"], fmt=".3g")))
+    S.append(("h3", "More figures", None))
+    S.append(("images", "", [p for p in plot_paths if p.endswith(".png") and
+                             not Path(p).name.startswith(("panels_", "error_vs_keep_"))]))
+    S += _flagged_sections(loaded, ok)
+    return S
+
+
+def _flagged_sections(loaded: LoadResult, ok: pd.DataFrame) -> list:
+    S: list[tuple[str, str, Any]] = []
+    flagged = ok.loc[ok["undertrained"]] if "undertrained" in ok else ok.iloc[:0]
+    S.append(("h2", f"Flagged runs: did not fit their training data ({len(flagged)})", None))
+    cols = [c for c in ("run_id", "metric", "strategy", "keep", "pool_size", "n_train", "seed", "steps",
+                        "epochs", "train_error", "test_error") if c in flagged]
+    S.append(("table", "Left out of fits, frontiers and verdicts." if len(flagged) else "",
+              _pretty(flagged[cols].head(100))))
+    failed = loaded.failed
+    S.append(("h2", f"Failed or unusable records ({len(failed)})", None))
+    if len(failed):
+        cols = [c for c in ("run_id", "status", "reason", "superseded", "dataset", "metric", "keep",
+                            "pool_size", "seed", "source") if c in failed]
+        S.append(("table", "" if len(failed) <= 50 else "First 50 shown; see failed.csv.",
+                  _pretty(failed[cols].head(50))))
+    return S
+
+
+def _config_sections(loaded: LoadResult, cfg: dict, command: str) -> list:
+    ok, failed = loaded.ok, loaded.failed
     summary = pd.DataFrame([
         ("JSON files scanned", loaded.files_scanned),
         ("non-record JSON skipped", loaded.non_record_json),
@@ -313,38 +429,39 @@ def _sections(loaded: LoadResult, res: dict, cfg: dict, command: str, plot_paths
         ("failed / unusable records", len(failed)),
         ("… of which superseded by an ok record of the same run",
          int(failed["superseded"].fillna(False).astype(bool).sum()) if "superseded" in failed else 0),
-        *[(c, _distinct(ok, c)) for c in ("dataset", "model", "metric", "strategy", "keep",
-                                          "pool_size", "seed", "budget", "label_noise", "sweep")
+        *[(c, _distinct(ok, c)) for c in ("dataset", "model", "metric", "strategy", "keep", "pool_size",
+                                          "seed", "budget", "label_noise", "test_key", "sweep")
           if c in ok and ok[c].notna().any()],
     ], columns=["item", "value"])
-    S.append(("table", "", _pretty(summary)))
-    if len(failed):
-        S.append(("h2", f"Failed records ({len(failed)})", None))
-        cols = [c for c in ("run_id", "status", "reason", "superseded", "dataset", "metric", "keep",
-                            "pool_size", "seed", "source") if c in failed]
-        S.append(("table", "" if len(failed) <= 50 else "First 50 shown; see failed.csv.",
-                  _pretty(failed[cols].head(50))))
+    return [("h2", "Inputs", None), ("table", "", _pretty(summary)),
+            ("h2", "Command and configuration", None), ("code", command, None),
+            ("code", json.dumps(cfg, indent=2, default=str), None)]
 
-    if ok.empty:
-        S.append(("p", "No successful runs: nothing to fit.", None))
-        return S
-    fits = res["fits"]
-    S.append(("h2", "Scaling exponents", None))
-    S.append(("p", _METHOD_NOTE, None))
-    S.append(("h3", "Learning curves (fixed keep, x varies with pool size)", None))
-    S.append(("table", "", _fits_table(fits, "curve", ctx_cols)))
-    S.append(("h3", "Pareto frontiers (best over keep and pool size at each x)", None))
-    S.append(("table", "", _fits_table(fits, "frontier", ctx_cols)))
 
-    S.append(("h2", f"Droppable fraction (tolerance {tolerance:g} absolute error)", None))
-    S.append(("p", "Smallest tested keep such that every keep at or above it has mean error ≤ "
-                   "full-data (keep=1) error + tolerance; droppable = 1 − min_keep.", None))
-    S.append(("table", "", _pretty(res["droppable"], drop=("tolerance",))))
-    S.append(("h2", "Class balance of the kept sets", None))
-    S.append(("table", "", _pretty(res["class_balance"], fmt=".3g")))
-    S.append(("h2", "Figures", None))
-    S.append(("images", "", [p for p in plot_paths if p.endswith(".png")]))
+def _sections(loaded: LoadResult, ok: pd.DataFrame, res: dict, cfg: dict, command: str,
+              plot_paths: list[str], tolerance: float, ctx_cols: Sequence[str]) -> list[tuple[str, str, Any]]:
+    """The report, answer first: answer, summary, key figures; then details, flagged runs, configuration."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    S: list[tuple[str, str, Any]] = [
+        ("h1", "Data-pruning benchmark report", None),
+        ("p", f"Generated {now} by bench.collect from {len(ok)} successful run(s) in {len(cfg['paths'])} "
+              "path(s).", None)]
+    S += _answer_sections(ok, res, ctx_cols, plot_paths)
+    S += _detail_sections(loaded, ok, res, tolerance, ctx_cols, plot_paths)
+    S += _config_sections(loaded, cfg, command)
     return S
+
+
+_SUMMARY_NOTE = (
+    "Per rule (metric × strategy): its Pareto frontier (best keep fraction at each number n of kept "
+    "examples) against random pruning's at the same n. Gain = error(random) − error(rule), positive = the "
+    "rule is better, with a 95% t interval paired by seed (Welch's where the seeds differ), at the largest "
+    "shared n; 'better / worse' counts the n where the interval is above / below 0. ν is the frontier's "
+    "power-law exponent with a bootstrap interval. Shape: 'power law' when a·n^−ν + E∞ fits and an "
+    "exponential does not, 'bends below' when the power law is rejected and the curve steepens (the "
+    "paper's claim), else 'not determinable' — both by lack-of-fit F-tests against the seeds' own scatter "
+    "(p-values shown; calibration on synthetic curves in results/shape_calibration/)."
+)
 
 
 _METHOD_NOTE = (
@@ -419,7 +536,7 @@ def _render_html(sections) -> str:
         elif kind in ("h2", "h3"):
             body.append(f"<{kind}>{t}</{kind}>")
         elif kind == "p":
-            body.append(f"<p>{t}</p>")
+            body.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t) + "</p>")
         elif kind == "code":
             body.append(f"<pre>{t}</pre>")
         elif kind == "table":
@@ -437,7 +554,13 @@ def _render_html(sections) -> str:
                             f"<figcaption>{cap}</figcaption></figure>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+            + "\n".join(body) + "\n" + _LOADED_SCRIPT + "\n</body></html>\n")
+
+
+#: Marks the body with how many images decoded (``data-images-loaded``): a browser test reads it back.
+_LOADED_SCRIPT = ("<script>window.addEventListener('load',function(){document.body.dataset.imagesLoaded="
+                  "Array.prototype.filter.call(document.images,function(i){return i.complete&&i.naturalWidth>0;})"
+                  ".length;});</script>")
 
 
 # =========================================================================== wandb

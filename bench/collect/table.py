@@ -62,18 +62,22 @@ __all__ = [
 #: (filled with NaN/None when a record lacks them), in this order.
 CORE_COLUMNS: tuple[str, ...] = (
     "run_id", "status", "reason", "sweep", "dataset", "pool_size", "metric", "strategy",
-    "keep", "n_train", "model", "seed", "budget", "epochs", "steps", "label_noise",
-    "noisy_kept", "noisy_kept_frac", "test_error", "test_accuracy", "test_loss",
-    "n_classes", "class_imbalance", "class_min_ratio", "kept_score_mean", "kept_score_std",
-    "kept_score_min", "kept_score_max", "curve_points", "wall_time_s", "source",
+    "keep", "n_train", "model", "seed", "budget", "epochs", "steps", "min_steps", "steps_floor_applied",
+    "label_noise", "noisy_kept", "noisy_kept_frac", "test_error", "test_accuracy", "test_loss",
+    "train_error", "train_loss", "test_key", "n_test", "n_classes", "class_imbalance", "class_min_ratio",
+    "kept_score_mean", "kept_score_std", "kept_score_min", "kept_score_max", "curve_points", "wall_time_s",
+    "source",
 )
 
 _NUMERIC = (
-    "pool_size", "keep", "n_train", "seed", "epochs", "steps", "label_noise", "noisy_kept",
-    "noisy_kept_frac", "test_error", "test_accuracy", "test_loss", "n_classes",
-    "class_imbalance", "class_min_ratio", "kept_score_mean", "kept_score_std",
+    "pool_size", "keep", "n_train", "seed", "epochs", "steps", "min_steps", "label_noise", "noisy_kept",
+    "noisy_kept_frac", "test_error", "test_accuracy", "test_loss", "train_error", "train_loss", "n_test",
+    "n_classes", "class_imbalance", "class_min_ratio", "kept_score_mean", "kept_score_std",
     "kept_score_min", "kept_score_max", "curve_points", "wall_time_s",
 )
+
+#: Fields an ``ok`` record needs to be placed on a curve; one without them is listed as ``invalid``.
+REQUIRED_OK_FIELDS: tuple[str, ...] = ("dataset", "model", "metric", "strategy", "keep", "n_train", "pool_size")
 
 # Top-level fields that get special treatment in flatten_record.
 _STRUCTURED = {"curve", "class_hist_kept", "class_hist_pool", "config", "extra", "versions",
@@ -304,7 +308,11 @@ def load(paths: str | os.PathLike | Iterable[str | os.PathLike], *, dedupe: bool
         status = str(obj.get("status"))
         if status == "ok":
             te = _to_float(obj.get("test_error"))
-            if not math.isfinite(te):
+            missing = [k for k in REQUIRED_OK_FIELDS if obj.get(k) is None]
+            if missing:
+                row["status"], row["reason"] = "invalid", "status 'ok' but missing field(s): " + ", ".join(missing)
+                bad_rows.append(row)
+            elif not math.isfinite(te):
                 row["reason"] = (f"status 'ok' but test_error={obj.get('test_error')!r}; "
                                  + (str(row.get("reason")) if row.get("reason") else "")).rstrip("; ")
                 row["status"] = "invalid"

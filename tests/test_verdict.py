@@ -1,0 +1,286 @@
+"""The collector's verdict: calibrated shape judgement, gains over random paired by seed, flagged runs,
+a report that leads with the answer. Synthetic curves and records with known answers; nothing trains."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.collect import collect, fit_curve
+from bench.collect.calibrate import EXPECTED, calibrate, synthetic_curve
+from bench.collect.frontier import fit_frontiers, pareto_frontier
+from bench.collect.verdict import gains_vs_baseline, paired_gain
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_wandb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)
+
+
+# =========================================================================== shape verdict calibration
+@pytest.fixture(scope="module")
+def calibration() -> pd.DataFrame:
+    return calibrate(n_curves=60, seed=123)
+
+
+def _rate(cal, case, noise, shape):
+    r = cal.loc[(cal["case"] == case) & (cal["noise"] == noise) & (cal["shape"] == shape), "rate"]
+    return float(r.iloc[0])
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.05])
+def test_power_law_with_floor_is_called_a_power_law(calibration, noise):
+    assert _rate(calibration, "power_law", noise, "power law") >= 0.85
+    assert _rate(calibration, "power_law", noise, "bends below") <= 0.05
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.05])
+def test_exponential_is_called_bending_below(calibration, noise):
+    assert _rate(calibration, "exponential", noise, "bends below") >= 0.9
+    assert _rate(calibration, "exponential", noise, "power law") == 0.0
+
+
+def test_too_few_points_is_not_determinable(calibration):
+    rows = calibration.loc[calibration["case"] == "too_few_points"]
+    assert (rows.loc[rows["shape"] == "not determinable", "rate"] == 1.0).all()
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.05])
+def test_undertraining_bend_with_flagged_runs_stays_a_power_law(calibration, noise):
+    assert _rate(calibration, "undertrained", noise, "power law") >= 0.85
+    assert _rate(calibration, "undertrained", noise, "bends below") == 0.0
+
+
+def test_calibration_cases_are_what_they_claim():
+    rng = np.random.default_rng(0)
+    x, y = synthetic_curve("undertrained", 0.0, rng)
+    assert len(np.unique(x)) == 6 and x.min() > 250  # the two flagged sizes are left out
+    assert set(EXPECTED) == {"power_law", "exponential", "too_few_points", "undertrained"}
+    with pytest.raises(ValueError, match="unknown case 'nope'"):
+        synthetic_curve("nope", 0.02, rng)
+
+
+# =========================================================================== fit defects fixed
+def test_four_points_get_no_aic_verdict_and_no_runaway_delta():
+    """A 3-parameter curve through 4 points used to 'win' by dAIC -229 (variance floored at 1e-300)."""
+    x = np.array([2.8, 3.2, 6.4, 12.8])
+    y = np.array([0.117, 0.00765, 0.003536, 0.003536 - 1.5e-14])
+    f = fit_curve(x, y, n_boot=50)
+    assert f.preferred == "" and f.shape == "not determinable"
+    assert np.isnan(f.nu_lo)  # no interval from 4 points
+    assert not np.isfinite(f.delta_aic) or abs(f.delta_aic) < 50
+
+
+def test_three_points_get_no_interval_from_seed_noise_alone():
+    rng = np.random.default_rng(2)
+    x = np.repeat([1000.0, 3000.0, 10000.0], 3)
+    y = 0.5 * x ** -0.4 * np.exp(rng.normal(0, 0.01, len(x)))
+    f = fit_curve(x, y, n_boot=100)
+    assert np.isnan(f.nu_lo) and np.isnan(f.nu_hi) and "no interval" in f.note
+    assert f.shape == "not determinable"
+
+
+def test_bootstrap_interval_covers_true_exponent_mostly():
+    hits = 0
+    for s in range(12):
+        rng = np.random.default_rng(100 + s)
+        x = np.repeat(np.geomspace(1000, 32000, 6).round(), 3)
+        y = (0.3 * (x / 1000) ** -0.6 + 0.02) * np.exp(rng.normal(0, 0.04, len(x)))
+        f = fit_curve(x, y, n_boot=80, seed=s, power_variant="e_inf")
+        hits += f.nu_lo <= 0.6 <= f.nu_hi
+    assert hits >= 9
+
+
+def test_small_data_region_is_left_out():
+    x = np.repeat(np.geomspace(100, 32000, 8).round(), 3)
+    y = np.minimum(0.45, 3.0 * x ** -0.5 + 0.01) * np.exp(np.random.default_rng(0).normal(0, 0.02, len(x)))
+    f = fit_curve(x, y, n_boot=0, y_max=0.27)
+    assert "small-data region" in f.note and f.x_min > 100
+
+
+# =========================================================================== frontier values
+def _rows(metric, strategy, cells, seeds=(0, 1, 2), noise=None):
+    """Run rows for {(keep, pool): error}; per-seed offsets ``noise[s]`` (default 0)."""
+    out = []
+    for (keep, pool), err in cells.items():
+        for s in seeds:
+            out.append({"dataset": "synth", "model": "mlp", "metric": metric, "strategy": strategy,
+                        "keep": keep, "pool_size": pool, "n_train": keep * pool, "seed": s,
+                        "test_error": err + (noise[s] if noise else 0.0), "budget": "epochs",
+                        "label_noise": 0.0, "n_classes": 10})
+    return out
+
+
+def test_frontier_picks_best_cell_and_treats_float_ties_as_ties():
+    cells = {(1.0, 100): 0.30, (0.5, 200): 0.25, (1.0, 200): 0.20, (0.5, 400): 0.20 - 1.5e-14,
+             (1.0, 400): 0.12, (0.25, 400): 0.29}
+    df = pd.DataFrame(_rows("el2n", "keep_hard", cells))
+    f = pareto_frontier(df).set_index("x")
+    assert list(f.index) == [100, 200, 400]
+    # at n=100 three cells compete (keep 1 of 100, keep .5 of 200, keep .25 of 400): the lowest error wins
+    assert f.loc[100, "keep"] == 0.5 and f.loc[100, "mean"] == pytest.approx(0.25)
+    assert f.loc[100, "n_candidates"] == 3 and f.loc[200, "mean"] == pytest.approx(0.20)
+    assert f.loc[400, "pareto"] and f.loc[400, "mean"] == pytest.approx(0.12)
+    tie = pd.DataFrame(_rows("el2n", "keep_hard", {(1.0, 100): 0.2, (1.0, 200): 0.2 - 1.5e-14}))
+    assert list(pareto_frontier(tie)["pareto"]) == [True, False]
+
+
+def _random_frontier_df(rng, noise=0.04):
+    pools = [1000, 2000, 4000, 8000, 16000, 32000]
+    # random pruning: one curve whatever the keep, so the frontier is a minimum over equal noisy cells
+    cells = {(k, p): 0.25 * (k * p / 250) ** -0.5 + 0.01 for p in pools for k in (0.1, 0.2, 0.4, 0.7, 1.0)}
+    df = pd.DataFrame(_rows("random", "keep_hard", cells))
+    df["test_error"] *= np.exp(rng.normal(0, noise, len(df)))
+    return df
+
+
+def test_frontier_of_a_power_law_is_judged_a_power_law_despite_selection():
+    shapes = [fit_frontiers(_random_frontier_df(np.random.default_rng(s)), n_boot=0)[0].iloc[0]["shape"]
+              for s in range(20)]
+    assert shapes.count("power law") >= 16 and shapes.count("bends below") == 0, shapes
+    r = fit_frontiers(_random_frontier_df(np.random.default_rng(99)), n_boot=60)[0].iloc[0]
+    assert r["nu_lo"] <= 0.5 <= r["nu_hi"] and r["n_points"] >= 10
+
+
+# =========================================================================== gains over random
+def test_paired_gain_uses_seed_pairs_and_welch_otherwise():
+    base = {0: 0.30, 1: 0.20, 2: 0.25}
+    rule = {0: 0.29, 1: 0.19, 2: 0.24}  # 0.01 better on every seed, whatever the seed's pool
+    g = paired_gain(base, rule)
+    assert g["paired"] and g["gain"] == pytest.approx(0.01) and g["gain_lo"] > 0.0099
+    w = paired_gain(base, {5: 0.29, 6: 0.19, 7: 0.24})  # no shared seed: unpaired, seed scatter dominates
+    assert not w["paired"] and w["gain"] == pytest.approx(0.01) and w["gain_lo"] < 0
+    one = paired_gain({0: 0.3}, {0: 0.2})
+    assert one["gain"] == pytest.approx(0.1) and math.isnan(one["gain_lo"])
+
+
+def test_gains_vs_random_at_matched_n():
+    cells_r = {(1.0, 1000): 0.20, (0.5, 2000): 0.21, (1.0, 2000): 0.15}
+    cells_m = {(1.0, 1000): 0.20, (0.5, 2000): 0.17, (1.0, 2000): 0.15}
+    off = {0: 0.01, 1: -0.01, 2: 0.0}
+    df = pd.DataFrame(_rows("random", "keep_hard", cells_r, noise=off) + _rows("el2n", "keep_hard", cells_m, noise=off))
+    g = gains_vs_baseline(pareto_frontier(df)).set_index("x")
+    assert g.loc[1000, "gain"] == pytest.approx(0.03) and g.loc[1000, "gain_lo"] > 0
+    assert g.loc[1000, "keep"] == 0.5 and g.loc[1000, "baseline_keep"] == 1.0
+    assert g.loc[2000, "gain"] == pytest.approx(0.0, abs=1e-12)
+
+
+# =========================================================================== the collector end to end
+def _record(i, *, metric, keep, pool, seed, err, train_error=0.0, test_key="synth:n_test=1000", status="ok"):
+    n = int(round(keep * pool))
+    return {"run_id": f"r{i}", "status": status, "reason": None if status == "ok" else "boom",
+            "dataset": "synth", "model": "mlp", "metric": metric, "strategy": "keep_hard", "keep": keep,
+            "pool_size": pool, "n_train": n, "seed": seed, "budget": "epochs", "label_noise": 0.0,
+            "test_error": err if status == "ok" else None, "train_error": train_error, "test_key": test_key,
+            "class_hist_pool": [pool // 10] * 10, "class_hist_kept": [n // 10] * 10, "steps": 100, "epochs": 5}
+
+
+def _sweep(root: Path, *, undertrained_bend: bool = True) -> int:
+    """random (power law) and el2n (bends below at large n), 7 pools x 3 keeps x 3 seeds."""
+    rng = np.random.default_rng(7)
+    i = 0
+    for metric in ("random", "el2n"):
+        for pool in (500, 1000, 2000, 4000, 8000, 16000, 32000):
+            for keep in (0.25, 0.5, 1.0):
+                for s in range(3):
+                    n = keep * pool
+                    err = 0.2 * (n / 125) ** -0.45 + 0.005
+                    if metric == "el2n" and keep < 1:
+                        err *= math.exp(-(n / 4000))  # the pruned curve falls faster than any power law
+                    train_error = 0.0
+                    if undertrained_bend and n <= 125:
+                        err, train_error = err * 1.6, 0.2
+                    err *= math.exp(rng.normal(0, 0.03))
+                    d = root / metric
+                    d.mkdir(parents=True, exist_ok=True)
+                    (d / f"r{i}.json").write_text(json.dumps(_record(i, metric=metric, keep=keep, pool=pool, seed=s,
+                                                                     err=err, train_error=train_error)))
+                    i += 1
+    return i
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("verdict_sweep")
+    n = _sweep(root)
+    (root / "random" / "missing.json").write_text(json.dumps({"run_id": "m1", "status": "ok", "test_error": 0.1}))
+    mp = pytest.MonkeyPatch()
+    mp.setitem(sys.modules, "wandb", None)
+    out = collect([str(root)], n_boot=40, formats=("png",))
+    mp.undo()
+    return root, n, out
+
+
+def test_collector_flags_undertrained_runs_and_leaves_them_out(swept):
+    root, n, out = swept
+    runs = out["runs"]
+    flagged = runs.loc[runs["undertrained"]]
+    assert len(flagged) == 2 * 3 * 1 and (flagged["n_train"] == 125).all()
+    assert 125 not in set(out["frontier"]["x"])
+    md = (Path(out["out_dir"]) / "report.md").read_text()
+    assert "did not fit their training data (6)" in md
+
+
+def test_collector_verdicts_random_power_law_el2n_bends_below(swept):
+    _, _, out = swept
+    v = out["verdicts"].set_index("metric")
+    assert v.loc["random", "shape"] == "power law", v.loc["random", "shape_reason"]
+    assert v.loc["el2n", "shape"] == "bends below", v.loc["el2n", "shape_reason"]
+    assert v.loc["el2n", "gain_lo"] > 0 and v.loc["el2n", "n_better"] >= 3
+    assert any("el2n keep_hard" in line and "better than random" in line for line in out["answer"])
+
+
+def test_missing_fields_are_listed_not_dropped(swept):
+    _, _, out = swept
+    f = out["failed"].set_index("run_id")
+    assert f.loc["m1", "status"] == "invalid" and "missing field(s): dataset" in f.loc["m1", "reason"]
+
+
+def test_report_leads_with_the_answer(swept):
+    root, _, out = swept
+    md = (Path(out["out_dir"]) / "report.md").read_text()
+    order = [md.index(h) for h in ("## Answer", "## Summary", "## Key figures", "## Detailed fits",
+                                   "## Flagged runs", "## Command and configuration")]
+    assert order == sorted(order)
+    assert "panels_synth_mlp" in md
+    assert (Path(out["out_dir"]) / "summary.csv").is_file() and (Path(out["out_dir"]) / "gains.csv").is_file()
+
+
+def test_mixed_test_splits_are_grouped_apart_and_said(tmp_path):
+    for i, (key, pool) in enumerate([(k, p) for k in ("a", "b") for p in (1000, 2000, 4000)]):
+        for s in range(2):
+            (tmp_path / f"x{i}{s}.json").write_text(json.dumps(
+                _record(f"{i}{s}", metric="random", keep=1.0, pool=pool, seed=s, err=0.1 * (pool / 1000) ** -0.3,
+                        test_key=f"synth:n_test={key}")))
+    out = collect([str(tmp_path)], n_boot=0, formats=("png",))
+    assert out["fits"].loc[out["fits"]["kind"] == "curve", "test_key"].nunique() == 2
+    md = (Path(out["out_dir"]) / "report.md").read_text()
+    assert "mixes 2 test splits" in md
+
+
+# =========================================================================== the page renders
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium); CI installs it")
+def test_report_html_renders_with_its_images_in_a_real_browser(swept, tmp_path):
+    _, _, out = swept
+    page = Path(out["out_dir"]) / "report.html"
+    n_png = sum(1 for p in out["plots"] if p.endswith(".png"))
+    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert f'data-images-loaded="{n_png}"' in dom, dom[-2000:]
+    assert dom.index("Answer") < dom.index("Command and configuration")
