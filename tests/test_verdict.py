@@ -50,6 +50,12 @@ def test_exponential_is_called_bending_below(calibration, noise):
     assert _rate(calibration, "exponential", noise, "power law") == 0.0
 
 
+@pytest.mark.parametrize("noise", [0.02, 0.05])
+def test_random_pruning_frontier_is_called_a_power_law(calibration, noise):
+    assert _rate(calibration, "random_frontier", noise, "power law") >= 0.85
+    assert _rate(calibration, "random_frontier", noise, "bends below") <= 0.05
+
+
 def test_too_few_points_is_not_determinable(calibration):
     rows = calibration.loc[calibration["case"] == "too_few_points"]
     assert (rows.loc[rows["shape"] == "not determinable", "rate"] == 1.0).all()
@@ -65,7 +71,7 @@ def test_calibration_cases_are_what_they_claim():
     rng = np.random.default_rng(0)
     x, y = synthetic_curve("undertrained", 0.0, rng)
     assert len(np.unique(x)) == 6 and x.min() > 250  # the two flagged sizes are left out
-    assert set(EXPECTED) == {"power_law", "exponential", "too_few_points", "undertrained"}
+    assert set(EXPECTED) == {"power_law", "exponential", "too_few_points", "undertrained", "random_frontier"}
     with pytest.raises(ValueError, match="unknown case 'nope'"):
         synthetic_curve("nope", 0.02, rng)
 

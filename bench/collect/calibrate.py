@@ -11,6 +11,8 @@ case                   curve                                                    
 ``too_few_points``     the power law at 4 sizes                                                     not determinable
 ``undertrained``       the power law at 8 sizes 250-32k, the 2 smallest inflated x1.6 / x1.25 and     power law
                        flagged undertrained, so the collector leaves them out
+``random_frontier``    random pruning: the power law in every (keep, pool) cell, keeps 0.1-1 x 6      power law
+                       pools 1k-32k; judged on the Pareto frontier (a minimum over noisy cells)
 =====================  ==========================================================================  ================
 
 ``calibrate()`` returns one row per (case, noise, verdict) with the rate; ``scripts/calibrate_shape.py``
@@ -31,7 +33,7 @@ __all__ = ["CASES", "EXPECTED", "calibrate", "calibration_markdown", "synthetic_
 
 SEEDS = 3
 EXPECTED = {"power_law": POWER_LAW, "exponential": BENDS_BELOW, "too_few_points": NOT_DETERMINABLE,
-            "undertrained": POWER_LAW}
+            "undertrained": POWER_LAW, "random_frontier": POWER_LAW}
 
 
 def _power(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
@@ -69,7 +71,25 @@ def _case_undertrained(rng):
 
 
 CASES: dict[str, Callable] = {"power_law": _case_power_law, "exponential": _case_exponential,
-                              "too_few_points": _case_too_few, "undertrained": _case_undertrained}
+                              "too_few_points": _case_too_few, "undertrained": _case_undertrained,
+                              "random_frontier": _case_power_law}
+
+
+def _random_frontier_shape(noise: float, rng: np.random.Generator) -> str:
+    """Shape verdict of a random-pruning Pareto frontier: every cell on one power law, noisy seeds."""
+    from .frontier import fit_frontiers
+
+    nu, e_inf, e0 = rng.uniform(0.3, 1.0), rng.uniform(0.0, 0.04), rng.uniform(0.2, 0.4)
+    rows = []
+    for pool in (1000, 2000, 4000, 8000, 16000, 32000):
+        for keep in (0.1, 0.2, 0.4, 0.7, 1.0):
+            n = keep * pool
+            for s in range(SEEDS):
+                err = ((e0 - e_inf) * (n / 1000) ** -nu + e_inf) * np.exp(rng.normal(0.0, noise))
+                rows.append({"dataset": "synth", "model": "m", "metric": "random", "strategy": "keep_hard",
+                             "keep": keep, "pool_size": pool, "n_train": n, "seed": s, "test_error": err})
+    fits, _ = fit_frontiers(pd.DataFrame(rows), n_boot=0, context=(), small_data_frac=None)
+    return str(fits.iloc[0]["shape"])
 
 
 def synthetic_curve(case: str, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -97,8 +117,11 @@ def calibrate(n_curves: int = 200, noises=(0.02, 0.05), cases=tuple(CASES), seed
         it = tqdm(combos, desc="calibrating shape verdicts")
     for case, noise in it:
         rng = np.random.default_rng([seed, list(CASES).index(case), int(round(noise * 1e4))])
-        shapes = [fit_curve(*synthetic_curve(case, noise, rng), n_boot=n_boot, seed=rng).shape
-                  for _ in range(n_curves)]
+        if case == "random_frontier":
+            shapes = [_random_frontier_shape(noise, rng) for _ in range(n_curves)]
+        else:
+            shapes = [fit_curve(*synthetic_curve(case, noise, rng), n_boot=n_boot, seed=rng).shape
+                      for _ in range(n_curves)]
         counts = pd.Series(shapes).value_counts()
         for shape in (POWER_LAW, BENDS_BELOW, NOT_DETERMINABLE):
             n = int(counts.get(shape, 0))

@@ -21,24 +21,25 @@ Estimation
     error and a note says so.
 
 Model comparison
-    Gaussian log-likelihood of the log residuals: ``AIC = n ln(RSS/n) + 2k`` and
-    ``BIC = n ln(RSS/n) + k ln n`` with ``k`` = number of curve parameters + 1
-    (noise variance).  The power-law family is represented by whichever of the
-    two variants has the lower AIC (``power_variant``; override with
-    ``power_variant=``), and ``preferred`` is ``power_law`` or ``exponential``
-    by AIC.  ``delta_aic = aic_exp - aic_power`` (positive favours the power law);
-    ``|delta_aic| < 2`` is reported as a weak preference in ``note``.
+    Gaussian log-likelihood of the log residuals: ``AICc = n ln(s2) + 2k + 2k(k+1)/(n-k-1)`` and
+    ``BIC = n ln(s2) + k ln n`` with ``s2 = max(RSS/n, 1e-6)`` (a 0.1% floor: an interpolating fit
+    must not win by hundreds of units) and ``k`` = curve parameters + 1 (noise variance); the columns
+    ``aic_power``/``aic_exp``/``delta_aic`` hold AICc.  The power-law family is represented by the variant
+    with the lower AICc (``power_variant``).  ``preferred`` is only set with at least 5 distinct x.
+    **The shape verdict is not an AICc preference**: ``shape`` (power law / bends below / not
+    determinable) comes from the lack-of-fit F-tests of :mod:`bench.collect.shape`, calibrated by the
+    seeds' own scatter (rates on synthetic curves: ``results/shape_calibration/``).
 
 Uncertainty
     Hierarchical bootstrap: distinct x values are resampled with replacement,
     then observations (seeds) are resampled within each chosen x; the selected
-    power-law variant is refitted (warm-started from a small grid around the
-    full-data optimum) and ``nu_lo``/``nu_hi`` are percentile limits.  The
-    variant is held fixed across replicates, so the CI is conditional on the
-    model form.  In simulations (5-7 sizes over 3 decades, 2-3 seeds, 3-5%
-    multiplicative noise, E_inf = 0 or 0.05) the 95% interval covered the true
-    nu in 93-100% of 60 replicate datasets per design.  A custom ``resampler`` can be supplied (the
-    Pareto-frontier fit uses one that also re-selects the frontier).
+    power-law variant is refitted from warm starts around the full-data optimum
+    *and* a grid of starts, and ``nu_lo``/``nu_hi`` are percentile limits.  With
+    fewer than 5 distinct x no interval is given (resampling 3 or 4 points only
+    permutes them, and the interval would reflect seed noise alone).  The variant
+    is held fixed across replicates, so the CI is conditional on the model form.
+    A custom ``resampler`` can be supplied (the Pareto-frontier fit uses one that
+    also re-selects the frontier).
 
 Honesty flags
     ``fit_status`` is ``ok``, ``poorly_determined`` (numbers reported but not to
