@@ -99,18 +99,38 @@ class ScoreStore:
         atomic_write_bytes(side, json.dumps(meta, indent=1, default=str).encode())
         return npy
 
-    def get_or_compute(self, spec: dict, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
-        """(scores, computed_now). Computes under the key's file lock so concurrent jobs compute once."""
-        cached = self.load(spec)
+    def load_info(self, spec: dict) -> dict:
+        """The ``info`` dict the metric reported when these scores were computed ({} when none or unreadable)."""
+        try:
+            return dict(json.loads(self.paths(self.key(spec))[1].read_text()).get("info") or {})
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def get_or_compute(self, spec: dict, compute: Callable[[], np.ndarray],
+                       info: Optional[dict] = None) -> tuple[np.ndarray, bool]:
+        """(scores, computed_now). Computes under the key's file lock so concurrent jobs compute once.
+
+        ``info``: a dict the metric fills while computing (e.g. memorization's models per example); it is stored in
+        the sidecar under ``"info"``, and filled back from the sidecar when the scores come from the store."""
+        cached = self._load_with_info(spec, info)
         if cached is not None:
             return cached, False
         self.root.mkdir(parents=True, exist_ok=True)
         _, _, lock = self.paths(self.key(spec))
         with FileLock(str(lock)):
-            cached = self.load(spec)  # another job may have finished while we waited
+            cached = self._load_with_info(spec, info)  # another job may have finished while we waited
             if cached is not None:
                 return cached, False
             t0 = time.perf_counter()
             scores = np.asarray(compute())
-            self.save(spec, scores, extra={"compute_seconds": round(time.perf_counter() - t0, 3)})
+            extra = {"compute_seconds": round(time.perf_counter() - t0, 3)}
+            if info:
+                extra["info"] = info
+            self.save(spec, scores, extra=extra)
             return scores, True
+
+    def _load_with_info(self, spec: dict, info: Optional[dict]) -> Optional[np.ndarray]:
+        cached = self.load(spec)
+        if cached is not None and info is not None:
+            info.update(self.load_info(spec))
+        return cached

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing as mp
 import time
 import warnings
@@ -74,6 +75,7 @@ def test_el2n_ranks_flipped_labels_hard(digits, noisy_pool):
 
 
 def test_grand_ranks_flipped_labels_hard(digits, noisy_pool):
+    # the trained-model variant (epochs > 0): at initialisation nothing is learned, so noise is not singled out
     s = score("grand", digits, noisy_pool, dict(n_models=2, epochs=3, total_epochs=30, batch_size=32))
     assert_noise_ranked_hard(noisy_pool, s, 0.95, 0.7)
     s_last = score("grand", digits, noisy_pool, dict(n_models=2, epochs=3, total_epochs=30, batch_size=32,
@@ -90,7 +92,7 @@ def test_forgetting_ranks_flipped_labels_hard(digits, noisy_pool):
 def test_memorization_ranks_flipped_labels_hard(digits, noisy_pool):
     from bench.metrics.memorization import memorization_estimate
 
-    params = dict(n_models=8, subset_fraction=0.625, epochs=60, batch_size=32, lr=0.2, weight_decay=0.0)
+    params = dict(n_models=8, subset_fraction=0.625, epochs=60, batch_size=32, lr=0.2, weight_decay=0.0, min_count=3)
     ctx = ScoreContext(digits, noisy_pool, params, 0, model={"name": "mlp", "hidden": [256]}, progress=False)
     est = memorization_estimate(ctx)
     assert (est.n_in == 5).all() and (est.n_out == 3).all()  # balanced: every example in exactly 5 of 8 subsets
@@ -130,6 +132,38 @@ def test_memorization_estimate_and_warning(digits):
         score("memorization", digits, pool, dict(n_models=3, subset_fraction=0.5, epochs=1))
 
 
+def test_memorization_default_resolution():
+    """The default ensemble holds every example out of at least min_count >= 10 models (acc_out in steps <= 0.1);
+    fewer held-out models warn."""
+    from bench.metrics.memorization import (MEMORIZATION_DEFAULTS, balanced_subsets, estimate_memorization,
+                                            resolution_info)
+
+    d = MEMORIZATION_DEFAULTS
+    sub = balanced_subsets(d["n_models"], 500, d["subset_fraction"], seed=0)
+    info = resolution_info(estimate_memorization(np.zeros(sub.shape), sub))
+    assert d["min_count"] >= 10 and info["models_out_min"] >= d["min_count"] and info["acc_out_step"] <= 0.1
+    assert info["models_in_min"] >= d["min_count"] and info["n_models"] == d["n_models"]
+    assert info["models_out_min"] == info["models_out_median"] == info["models_out_max"]  # balanced
+    sub = balanced_subsets(8, 20, 0.625, seed=0)
+    info = resolution_info(estimate_memorization(np.zeros(sub.shape), sub))
+    assert (info["models_in_min"], info["models_out_min"], info["acc_out_step"]) == (5, 3, pytest.approx(1 / 3))
+
+
+@pytest.mark.filterwarnings("ignore:memorization")
+def test_memorization_resolution_reaches_the_record_and_survives_the_cache():
+    from bench.run import run_pipeline
+    from conftest import TINY_MNIST1D, compose
+
+    cfg = compose([*TINY_MNIST1D, "metric=memorization", "metric.n_models=4", "metric.epochs=1",
+                   "metric.min_count=1", "prune.keep=0.5", "dry_run=true"])
+    first, again = run_pipeline(cfg), run_pipeline(cfg)
+    assert first["scores_computed_now"] and not again["scores_computed_now"]
+    for rec in (first, again):  # 4 models on 70% subsets: each example in 3, held out of 1
+        info = rec["extra"]["metric_info"]
+        assert (info["n_models"], info["models_in_min"], info["models_out_min"]) == (4, 3, 1)
+        assert info["acc_out_step"] == 1.0
+
+
 def test_last_layer_closed_form_matches_autograd(digits):
     from bench.metrics.grand import last_layer_grad_norms, per_example_grad_norms
     from bench.metrics.probe import PoolData
@@ -143,6 +177,74 @@ def test_last_layer_closed_form_matches_autograd(digits):
         p.requires_grad_(False)
     full_head_only = per_example_grad_norms(model, data, 6)
     assert torch.allclose(closed, full_head_only, atol=1e-5)
+
+
+def _autograd_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-example gradient norms, one autograd call per example (the reference for the vectorised code)."""
+    params = [q for q in model.parameters() if q.requires_grad]
+    out = []
+    for i in range(len(x)):
+        g = torch.autograd.grad(nn.functional.cross_entropy(model(x[i:i + 1]), y[i:i + 1]), params)
+        out.append(torch.sqrt(sum(t.pow(2).sum() for t in g)))
+    return torch.stack(out).detach()
+
+
+def _grand_setup(digits, pool, model, n_models):
+    from bench.metrics.probe import build_members, pool_data
+
+    data = pool_data(ScoreContext(digits, pool, {}, 0, model=model, progress=False), "grand")
+    x = data.batch(torch.arange(len(pool)))
+    return data, x, data.y, build_members(model, 10, digits.input_shape, n_models, 0, "grand")
+
+
+def test_grand_default_is_at_initialisation_averaged_over_models(digits):
+    """Default GraNd = the paper's: untrained models, the mean over the K initialisations. For a linear softmax
+    model the per-example gradient norm is known in closed form: ||softmax(Wx + b) - onehot(y)|| * sqrt(||x||^2 + 1)."""
+    from bench.metrics import metric_defaults
+
+    model = {"name": "mlp", "hidden": []}
+    pool = make_pool(digits, 120, seed=0)
+    k = metric_defaults("grand")["n_models"]
+    _, x, y, members = _grand_setup(digits, pool, model, k)
+    with torch.no_grad():
+        closed = [(m(x).softmax(-1) - nn.functional.one_hot(y, 10)).norm(dim=1) * (x.flatten(1).pow(2).sum(1) + 1).sqrt()
+                  for m in members]
+    s = score("grand", digits, pool, {}, model=model)
+    assert np.allclose(s, torch.stack(closed).mean(0).numpy(), rtol=1e-4)
+    assert not np.allclose(s, closed[0].numpy(), rtol=1e-2)  # K different initialisations, averaged
+
+
+def test_grand_at_init_uses_batch_statistics_in_batchnorm(digits):
+    """A fresh BatchNorm holds running statistics 0 / 1, which is not the network training sees. GraNd at init scores
+    with the pool's batch statistics: a reference that sets every BatchNorm layer to the mean / variance of its inputs
+    over the pool (one train-mode pass read by hooks) gives the same norms; the 0 / 1 statistics give others; the
+    models themselves are left as they were."""
+    from bench.metrics.grand import with_pool_batch_statistics
+
+    model = {"name": "cnn1d", "channels": 8, "n_layers": 2}
+    pool = make_pool(digits, 96, seed=0)
+    data, x, y, members = _grand_setup(digits, pool, model, 2)
+    s = score("grand", digits, pool, dict(n_models=2, epochs=0, batch_size=96), model=model)  # one batch = the pool
+    ref, stale = [], []
+    for m in members:
+        before, mode = {k: v.clone() for k, v in m.state_dict().items()}, m.training
+        with_pool_batch_statistics(m, data, 96, 0)
+        assert m.training == mode and all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+        stale.append(_autograd_grad_norms(m.eval(), x, y))
+        r = copy.deepcopy(m)
+        bns = [b for b in r.modules() if isinstance(b, nn.BatchNorm1d)]
+        seen = {}
+        hooks = [b.register_forward_pre_hook(lambda mod, a: seen.__setitem__(mod, a[0].detach())) for b in bns]
+        with torch.no_grad():
+            r.train()(x)
+        for h in hooks:
+            h.remove()
+        for b, h in seen.items():
+            b.running_mean.copy_(h.mean((0, 2)))
+            b.running_var.copy_(h.var((0, 2), unbiased=True))
+        ref.append(_autograd_grad_norms(r.eval(), x, y))
+    assert len(seen) == 2 and np.allclose(s, torch.stack(ref).mean(0).numpy(), rtol=1e-4, atol=1e-6)
+    assert np.abs(s / torch.stack(stale).mean(0).numpy() - 1).mean() > 0.05
 
 
 def test_vectorised_ensemble_matches_sequential(digits, noisy_pool):
@@ -421,9 +523,39 @@ def test_metric_defaults_are_exposed_for_cache_keys():
     for name in ("el2n", "grand", "forgetting", "memorization", "ssp", "supervised_prototypes", "file"):
         d = metric_defaults(name)
         assert d and "name" not in d
-    assert metric_defaults("el2n")["n_models"] == 10 and metric_defaults("random") == {}
+    assert metric_defaults("random") == {}
     d = metric_defaults("el2n")
-    d["n_models"] = 99  # a copy: the module's defaults stay put
-    assert metric_defaults("el2n")["n_models"] == 10
+    before = d["n_models"]
+    d["n_models"] = before + 1  # a copy: the module's defaults stay put
+    assert metric_defaults("el2n")["n_models"] == before
     with pytest.raises(ValueError, match="unknown metric"):
         metric_defaults("nope")
+
+
+def test_score_cache_key_holds_the_code_defaults_in_force(monkeypatch):
+    """A setting left to its code default is in the score-cache key: changing the default gives another key (the
+    scores are recomputed), and spelling the default out gives the same key as leaving it out."""
+    import copy
+
+    import bench.metrics
+    from bench.run import score_stage
+    from bench.scores import stable_hash
+    from conftest import TINY_MNIST1D, compose
+
+    keys = []
+
+    def fake_compute(name, ctx, store, spec):
+        keys.append(stable_hash(spec, 24))
+        return np.zeros(len(ctx.pool)), True
+
+    monkeypatch.setattr(bench.metrics, "compute_scores", fake_compute)
+    cfg = compose([*TINY_MNIST1D, "metric=el2n"])
+    default = bench.metrics.metric_defaults("el2n")["n_models"]
+    left_out, spelled = copy.deepcopy(cfg), copy.deepcopy(cfg)
+    del left_out["metric"]["n_models"]
+    spelled["metric"]["n_models"] = default
+    score_stage(left_out)
+    score_stage(spelled)
+    monkeypatch.setitem(bench.metrics.METRIC_DEFAULTS["el2n"], "n_models", default + 1)
+    score_stage(left_out)
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]

@@ -24,9 +24,25 @@ def _image_splits(n=48, shape=(3, 32, 32), classes=4, seed=0) -> Splits:
 
 
 def _one_step_changes_weights(model_cfg, splits):
+    """Train one epoch (3 steps) and check that every trainable parameter tensor moved off its initial value."""
+    import bench.train
+
+    build, initial = bench.train._build_model, {}
+
+    def snapshot_build(*args, **kwargs):
+        model, channels_last = build(*args, **kwargs)
+        initial.update({k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad})
+        return model, channels_last
+
     pool = make_pool(splits, None, 0)
-    out = train_student(splits, pool, np.arange(len(pool)), model_cfg, {**FAST, "epochs": 1}, seed=0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bench.train, "_build_model", snapshot_build)
+        out = train_student(splits, pool, np.arange(len(pool)), model_cfg, {**FAST, "epochs": 1}, seed=0)
     assert out["steps"] == 3 and np.isfinite(out["test_loss"]) and len(out["curve"]) == 1
+    trained = dict(out["model"].named_parameters())
+    assert initial and set(initial) == {k for k, v in trained.items() if v.requires_grad}
+    unchanged = [k for k, v in initial.items() if torch.equal(v, trained[k].detach().to(v.device))]
+    assert not unchanged, f"training left these parameters at their initial values: {unchanged}"
     return out
 
 

@@ -48,15 +48,43 @@ def test_every_job_of_each_preset_validates(preset, monkeypatch):
             validate_config(to_plain(cfg))
 
 
-def test_imagenet_preset_is_the_papers_recipe():
-    cfg = compose(["experiment=imagenet_paper", "dataset.root=/x", "metric.checkpoint=/c"])
-    t = cfg["train"]
-    assert (t["epochs"], t["optimizer"], t["nesterov"], t["momentum"], t["weight_decay"]) == (105, "sgd", True, 0.9,
-                                                                                               1e-4)
-    assert t["lr"] == 0.1 and t["lr_per_256"] and not t["decay_norm_and_bias"]
-    assert [round(m * 105) for m in t["milestones"]] == [30, 60, 90, 100]
-    assert cfg["model"]["name"] == "resnet50" and cfg["prune"]["strategy"] == "class_balanced"
-    assert cfg["metric"]["name"] == "ssp" and cfg["metric"]["encoder"] == "checkpoint"
+def test_imagenet_preset_recipe_reaches_the_optimiser(tmp_path, monkeypatch):
+    """What the student's optimiser and schedule do under the preset (not what its yaml says): SGD with Nesterov
+    momentum, lr 0.1 per 256 examples, weight decay on conv/linear weights only, lr / 10 at epochs 30, 60, 90, 100
+    of 105; a ResNet-50 with the ImageNet stem; the metric scores with a checkpoint encoder."""
+    import bench.train
+    from bench.metrics.probe import MetricError
+
+    write_image_folder(tmp_path, per_class=(10, 2))
+    seen = {}
+
+    def stop(lit, *args, **kwargs):
+        seen["lit"] = lit
+        raise RuntimeError("stopped before training")
+
+    monkeypatch.setattr(bench.train, "_fit", stop)
+    base = ["experiment=imagenet_paper", f"dataset.root={tmp_path}", "dataset.image_size=32", "dataset.test_resize=36",
+            "logger=none"]
+    rec = run_pipeline(compose([*base, "metric=random", "train.batch_size=128"]))  # 30 images: 1 step per epoch
+    assert rec["status"] == "failed" and "stopped before training" in rec["reason"]
+    lit = seen["lit"]
+    assert isinstance(lit.model.maxpool, torch.nn.MaxPool2d)  # ImageNet stem, not the CIFAR one
+    conf = lit.configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    assert isinstance(opt, torch.optim.SGD)
+    for g in opt.param_groups:
+        assert g["nesterov"] and g["momentum"] == 0.9 and g["lr"] == pytest.approx(0.1 * 128 / 256)
+    decay = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    assert lit.model.conv1.weight.ndim == 4 and id(lit.model.conv1.weight) in decay
+    assert opt.param_groups[0]["weight_decay"] == pytest.approx(1e-4)
+    bn = [p for m in lit.model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()]
+    assert bn and not any(id(p) in decay for p in bn) and id(lit.model.fc.bias) not in decay
+    factor = sched.lr_lambdas[0]
+    assert [factor(e) for e in (0, 29, 30, 59, 60, 89, 90, 99, 100, 104)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4])
+    with pytest.raises(MetricError, match="checkpoint"):  # the preset's metric needs the SwAV checkpoint
+        run_pipeline(compose([*base, f"metric.checkpoint={tmp_path}/no_swav.pth", "metric.k=3",
+                                 "prune.keep=0.6"]))
 
 
 def test_cifar10_paper_dry_run_on_real_format_files(tmp_path):

@@ -76,3 +76,36 @@ def test_bad_keep(keep):
 def test_bad_strategy_lists_allowed():
     with pytest.raises(SelectionError, match="allowed: keep_hard, keep_easy, class_balanced, stratified"):
         select(np.zeros(10), np.zeros(10), 0.5, "keep_middle", 0)
+
+
+def test_stratified_default_cut_off_follows_the_pruning_rate():
+    """prune=stratified applies CCS's hard cut-off by default: at keep 0.1 the hardest 30% are never kept (the authors'
+    CIFAR-10 setting), at mild pruning (keep 0.7) nothing is cut, in between the cut-off shrinks with keep."""
+    from bench.prune import ccs_beta, resolve_beta
+
+    scores = np.random.default_rng(2).random(1000)
+    rank = np.argsort(np.argsort(-scores))  # 0 = hardest
+    for keep, min_dropped in ((0.1, 300), (0.3, 1), (0.7, 0)):
+        kept = select(scores, np.zeros(1000), keep, "stratified", 0)  # beta left at its default
+        assert kept.size == round(keep * 1000)
+        assert rank[kept].min() >= min_dropped
+        if min_dropped == 0:
+            assert rank[kept].min() < 10  # no cut-off: the hardest examples stay eligible
+    betas = [ccs_beta(k) for k in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)]
+    assert betas[1] == pytest.approx(0.3) and betas[-2] == betas[-1] == 0.0
+    assert all(a >= b for a, b in zip(betas, betas[1:]))  # more pruning, a larger cut-off
+    assert all(ccs_beta(k) <= 1 - k for k in np.linspace(0.01, 1.0, 100))  # enough left to keep
+    assert resolve_beta(0.05, 0.1) == 0.05  # an explicit number wins
+    with pytest.raises(SelectionError, match="prune.beta='often'"):
+        select(scores, np.zeros(1000), 0.1, "stratified", 0, beta="often")
+
+
+def test_stratified_preset_default_reaches_the_selection():
+    from bench.prune import ccs_beta
+    from bench.run import run_pipeline
+    from conftest import TINY_MNIST1D, compose
+
+    rec = run_pipeline(compose([*TINY_MNIST1D, "prune=stratified", "prune.keep=0.1", "dry_run=true"]))
+    assert rec["extra"]["prune_beta"] == ccs_beta(0.1) > 0
+    stats = rec["pool_score_stats"]  # metric=random: uniform scores, so the hardest 30% lie above ~0.7
+    assert rec["kept_score_stats"]["max"] < stats["min"] + 0.72 * (stats["max"] - stats["min"])

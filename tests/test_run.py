@@ -122,16 +122,22 @@ def test_nan_loss_writes_failed_record_and_keeps_ok_ones(_isolated_env):
     assert rec["status"] == "failed" and "NaN or infinite" in rec["reason"]
     on_disk = json.loads(Path(rec["record_path"]).read_text())
     assert on_disk["status"] == "failed" and on_disk["test_error"] is None
-    # a failed rerun never overwrites a good record
+
+
+def test_failed_rerun_never_overwrites_a_good_record(_isolated_env, monkeypatch):
     good = run_pipeline(compose(TINY_MNIST1D))
     assert good["status"] == "ok"
-    bad = dict(compose(TINY_MNIST1D), force=True)
-    bad["train"]["lr"] = 1e30
-    bad["train"]["momentum"] = 0.0
-    bad["train"]["weight_decay"] = 0.0
-    bad_id = run_id(bad)
-    assert bad_id != good["run_id"]  # lr changes the result, so it is another run
-    assert json.loads(Path(good["record_path"]).read_text())["status"] == "ok"
+    path = Path(good["record_path"])
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("training crashed on rerun")
+
+    monkeypatch.setattr("bench.train.train_student", crash)
+    bad = run_pipeline(compose([*TINY_MNIST1D, "force=true"]))  # the same run id, rerun on purpose
+    assert bad["run_id"] == good["run_id"] and bad["status"] == "failed" and "crashed on rerun" in bad["reason"]
+    assert path.read_bytes() == before  # the ok record is untouched, byte for byte
+    assert Path(bad["record_path"]) != path and json.loads(Path(bad["record_path"]).read_text())["status"] == "failed"
 
 
 def test_run_id_ignores_paths_and_logging_but_not_results():

@@ -56,6 +56,9 @@ class ScoreContext:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     model: dict = field(default_factory=dict)
     progress: bool = True
+    # Facts about the scores a metric reports (e.g. the resolution of its estimates); kept in the score file's
+    # sidecar and in the run record's extra.metric_info. Not part of the cache key: it must follow from the rest.
+    info: dict = field(default_factory=dict)
 
 
 def compute_scores(name: str, ctx: ScoreContext, store: Optional[ScoreStore], spec: dict) -> tuple[
@@ -75,7 +78,7 @@ def compute_scores(name: str, ctx: ScoreContext, store: Optional[ScoreStore], sp
 
     if store is None or not _CACHED[name]:
         return run(), True
-    return store.get_or_compute(spec, run)
+    return store.get_or_compute(spec, run, info=ctx.info)
 
 
 @register_metric("none", cache=False)

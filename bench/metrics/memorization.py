@@ -7,12 +7,17 @@ whole schedule (``epochs``). Then
 
 estimated by the accuracy (eval mode, clean input, pool label y_i) over the models that did / did not train on i.
 The subsets are *balanced*: every example is in exactly ``round(subset_fraction * M)`` subsets (chosen at random per
-example; subset sizes then differ by a few examples between members), so no example lacks an estimate. A warning is
-issued when an example was held out of (or included in) fewer than ``min_count`` models: the estimate is then coarse.
+example; subset sizes then differ by a few examples between members), so no example lacks an estimate.
+
+Resolution: acc_out(i) is an average over the models that held i out, so it moves in steps of 1 / (held-out count)
+(and acc_in in steps of 1 / (in-subset count)). The counts per example (min / median / max), the step 1 / min held-out
+count and M reach the run record as ``extra.metric_info`` (and the score file's sidecar); a warning is issued when an
+example was held out of (or included in) fewer than ``min_count`` = 10 models.
 
 Score = mem(i) in [-1, 1]; higher = more memorized = harder (atypical or mislabelled). Feldman & Zhang used 2,000
-ResNet-50s on 70% subsets of ImageNet (and 4,000 ResNets on CIFAR-100); the default here is 20 models on 70% of a
-mnist1d pool, each with 6 held-out models per example.
+ResNet-50s on 70% subsets of ImageNet (and 4,000 ResNets on CIFAR-100). The default here is M = 34 models on 70%
+subsets: the smallest M that holds every example out of at least 10 models while keeping the in-subset share at or
+above 70% (24 in, 10 out), so acc_out moves in steps of 0.1 (M = 20 held each example out of only 6: steps of 1/6).
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from bench.metrics.probe import (PROBE_DEFAULTS, MetricError, check_int, check_p
 
 log = logging.getLogger(__name__)
 # Memorization needs models that fit their training subset (label noise included): no weight decay, a higher lr.
-MEMORIZATION_DEFAULTS = dict(PROBE_DEFAULTS, n_models=20, subset_fraction=0.7, epochs=40, min_count=3, lr=0.1,
+# n_models=34 with 70% subsets: every example trained on by 24 and held out of 10 models (min_count).
+MEMORIZATION_DEFAULTS = dict(PROBE_DEFAULTS, n_models=34, subset_fraction=0.7, epochs=40, min_count=10, lr=0.1,
                              weight_decay=0.0)
 
 
@@ -63,6 +69,17 @@ def estimate_memorization(correct: np.ndarray, subsets: np.ndarray) -> Memorizat
     return MemorizationEstimate(acc_in - acc_out, acc_in, acc_out, n_in, n_out)
 
 
+def resolution_info(est: MemorizationEstimate) -> dict:
+    """How finely the estimates resolve: models per example that trained on / held out each example (min, median,
+    max) and the step of acc_out, 1 / min held-out count."""
+    out = {"n_models": int(est.n_in[0] + est.n_out[0]) if est.n_in.size else 0}
+    for name, n in (("in", est.n_in), ("out", est.n_out)):
+        out.update({f"models_{name}_min": int(n.min()), f"models_{name}_median": float(np.median(n)),
+                    f"models_{name}_max": int(n.max())})
+    out["acc_out_step"] = 1.0 / out["models_out_min"] if out["models_out_min"] else None
+    return out
+
+
 def memorization_estimate(ctx: ScoreContext) -> MemorizationEstimate:
     """Train the subset models of ``ctx`` and return the full estimate (scores, accuracies and counts)."""
     p = resolve_params("memorization", ctx.params, MEMORIZATION_DEFAULTS)
@@ -85,6 +102,7 @@ def memorization_estimate(ctx: ScoreContext) -> MemorizationEstimate:
     pred = ens.logits(data, int(p["eval_batch_size"])).argmax(-1)
     correct = (pred == data.y[None]).cpu().numpy()
     est = estimate_memorization(correct, subsets)
+    ctx.info.update(resolution_info(est))
     train_acc = float((correct * subsets).sum() / subsets.sum())
     log.info("memorization: %d models on %.0f%% subsets, train accuracy %.3f, held-out accuracy %.3f, "
              "models per example in/out %d/%d", m, 100 * frac, train_acc,

@@ -32,7 +32,8 @@ def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: boo
 def lr_factor(step: int, total: int, schedule: str, warmup: float, milestones: tuple, gamma: float) -> float:
     """Multiplier of the base learning rate at optimiser step ``step`` of ``total``.
 
-    ``warmup`` and ``milestones`` are fractions of the whole run (so a compute-matched run stretches them).
+    ``warmup`` and ``milestones`` are fractions of the whole run (so a compute-matched run stretches them);
+    a multistep milestone ``m`` decays the rate from step ``round(m * total)`` on.
     """
     t = step / max(total, 1)
     if warmup > 0 and t < warmup:
@@ -46,7 +47,9 @@ def lr_factor(step: int, total: int, schedule: str, warmup: float, milestones: t
         u = (t - warmup) / max(1e-12, 1 - warmup)
         return max(0.0, 1 - u)
     if schedule == "multistep":
-        return gamma ** sum(t >= m for m in milestones)
+        # a milestone falls on the step nearest m x total: 6-decimal fractions such as 0.571429 (60/105)
+        # must not land one step late
+        return gamma ** sum(step >= round(m * total) for m in milestones)
     raise ValueError(f"unknown train.schedule {schedule!r}; allowed: constant, cosine, linear, multistep")
 
 
