@@ -4,6 +4,12 @@
   max-margin student, errors, one-shot ``simulate``).
 * :mod:`bench.theory.replica` -- replica/Gardner theory of the max-margin student trained on
   pruned data (``theory_error``), validated against the simulation.
+* :mod:`bench.theory.validate` / :mod:`bench.theory.validate_report` -- theory vs simulation over a grid
+  of cells (``scripts/theory_validate.py`` -> results/theory/).
+* :mod:`bench.theory.study` / ``study_figures`` / ``study_report`` -- the perceptron study run through the
+  harness: tables, figures and README from the run records or the committed ``runs.csv``
+  (``scripts/perceptron_figures.py`` -> results/perceptron/). Imported on demand (they need pandas and the
+  collector), not by this package.
 """
 from .perceptron import (RULES, empirical_error, gaussian_data, generalization_error, make_probe,
                          make_teacher, max_margin, overlap, probe_margins, prune_indices, simulate,
