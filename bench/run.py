@@ -67,6 +67,10 @@ def validate_config(cfg: dict) -> None:
     steps = train.get("steps")
     _check(steps is None or (isinstance(steps, int) and steps >= 1),
            f"train.steps={steps!r} is not allowed: a positive integer or null")
+    min_steps = train.get("min_steps")
+    _check(min_steps is None or (isinstance(min_steps, int) and not isinstance(min_steps, bool) and min_steps >= 0),
+           f"train.min_steps={min_steps!r} is not allowed: a non-negative integer (a floor on the optimiser steps; "
+           f"0 or null = no floor)")
     for key, allowed in (("optimizer", ("sgd", "adamw", "adam")),
                          ("schedule", ("constant", "cosine", "linear", "multistep")),
                          ("accelerator", ("auto", "cpu", "gpu", "cuda"))):
@@ -86,6 +90,23 @@ def validate_config(cfg: dict) -> None:
            f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}")
     ckpt = model.get("checkpoint")
     _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
+
+
+# The dataset settings that define each dataset's test split (mnist1d generates train and test in one draw, so its
+# n_train changes the test examples too). Unlisted datasets are identified by name and test size.
+TEST_SPLIT_SETTINGS = {
+    "mnist1d": (("n_train", 20000), ("n_test", 4000), ("data_seed", 42)),
+    "digits": (("test_fraction", 0.25), ("split_seed", 0)),
+    "perceptron": (("dim", 200), ("n_test", 10000), ("seed", 0)),
+    "imagenet": (("val_dir", "val"), ("image_size", 224), ("test_resize", 256)),
+}
+
+
+def describe_test_split(ds: dict, n_test: int) -> str:
+    """A short stable string naming the test split a run is evaluated on (root-independent): the dataset name, its
+    test size and the settings that define its test examples, e.g. ``mnist1d:n4000:n_train=20000,...``."""
+    settings = ",".join(f"{k}={ds.get(k, default)}" for k, default in TEST_SPLIT_SETTINGS.get(ds["name"], ()))
+    return f"{ds['name']}:n{int(n_test)}" + (f":{settings}" if settings else "")
 
 
 def _dataset_kwargs(ds: dict) -> dict:
@@ -143,6 +164,7 @@ class Scored:
     spec: dict
     computed_now: bool
     seconds: float
+    info: Optional[dict] = None  # what the metric reported about its scores (ScoreContext.info)
 
 
 def score_stage(cfg: dict) -> Scored:
@@ -169,7 +191,52 @@ def score_stage(cfg: dict) -> Scored:
             "params": key_params, "model": probe_model, "seed": seed}
     t0 = time.perf_counter()
     scores, computed = compute_scores(metric["name"], ctx, ScoreStore(cfg["paths"]["scores_dir"]), spec)
-    return Scored(splits, pool, scores, spec, computed, time.perf_counter() - t0)
+    return Scored(splits, pool, scores, spec, computed, time.perf_counter() - t0, ctx.info)
+
+
+def new_record(cfg: dict, rid: str, sweep: Optional[str], scored: Scored, kept: np.ndarray) -> dict:
+    """The record of a run before training: what was run, on which data, with which kept set; results are None."""
+    from bench.prune import class_histogram, score_stats
+    from bench.results import library_versions
+    from bench.scores import stable_hash
+
+    ds, metric, prune, train = cfg["dataset"], cfg["metric"], cfg["prune"], cfg["train"]
+    splits, pool, scores = scored.splits, scored.pool, scored.scores
+    labels = pool.y.numpy()
+    n_test = int(splits.test_y.numel())
+    return {
+        "run_id": rid, "status": None, "reason": None, "sweep": sweep,
+        "dataset": ds["name"], "pool_size": len(pool), "metric": metric["name"], "strategy": prune["strategy"],
+        "keep": float(prune["keep"]), "n_train": int(kept.size), "model": cfg["model"]["name"],
+        "seed": int(cfg["seed"]), "budget": train["budget"], "epochs": None, "steps": None,
+        "min_steps": int(train.get("min_steps") or 0), "steps_floor_applied": None,
+        "label_noise": float(ds.get("label_noise") or 0.0), "noisy_in_pool": int(pool.noisy.sum()),
+        "noisy_kept": int(pool.noisy[kept].sum()),
+        "test_error": None, "test_accuracy": None, "test_loss": None, "train_error": None, "train_loss": None,
+        "n_test": n_test, "test_key": describe_test_split(ds, n_test), "curve": [],
+        "class_hist_kept": class_histogram(labels[kept], splits.num_classes),
+        "class_hist_pool": class_histogram(labels, splits.num_classes),
+        "kept_score_stats": score_stats(None if scores is None else scores[kept]),
+        "pool_score_stats": score_stats(scores),
+        "score_key": None if scores is None else stable_hash(scored.spec, 24),
+        "scores_computed_now": scored.computed_now, "score_seconds": scored.seconds, "wall_time_s": None,
+        "versions": library_versions(), "config": cfg, "extra": {},
+    }
+
+
+def train_stage(cfg: dict, splits: Any, pool: Any, kept: np.ndarray, logger: Any, rid: str) -> dict:
+    """Train the run's student on the kept examples (the max-margin solver for the perceptron); its output dict."""
+    metric, prune, seed = cfg["metric"], cfg["prune"], int(cfg["seed"])
+    if cfg["model"]["name"] == "perceptron":
+        from bench.train.perceptron import train_perceptron
+
+        rule = "random" if metric["name"] == "random" else (
+            prune["strategy"] if metric["name"] == "margin" and prune["strategy"] in ("keep_hard", "keep_easy")
+            else None)
+        return train_perceptron(splits, pool, kept, cfg["model"], cfg["train"], seed, rule=rule, keep=prune["keep"])
+    from bench.train import train_student
+
+    return train_student(splits, pool, kept, cfg["model"], cfg["train"], seed, logger=logger, desc=rid)
 
 
 def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
@@ -178,10 +245,8 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     Bad settings raise ConfigError/DatasetError before any training. A run that fails in training (NaN loss...)
     returns and writes a ``failed`` record with the reason.
     """
-    from bench.prune import class_histogram, score_stats, select
-    from bench.results import is_done, library_versions, read_record, record_path, run_id, write_record
-    from bench.scores import stable_hash
-    from bench.train import train_student
+    from bench.prune import select
+    from bench.results import is_done, read_record, record_path, run_id, write_record
 
     validate_config(cfg)
     rid = run_id(cfg)
@@ -194,33 +259,20 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
         return rec
 
     t_start = time.perf_counter()
-    ds, metric, prune = cfg["dataset"], cfg["metric"], cfg["prune"]
-    seed = int(cfg["seed"])
+    prune = cfg["prune"]
     scored = score_stage(cfg)
-    splits, pool, scores, spec = scored.splits, scored.pool, scored.scores, scored.spec
-    computed, score_seconds = scored.computed_now, scored.seconds
-    labels = pool.y.numpy()
+    splits, pool, scores = scored.splits, scored.pool, scored.scores
     if scores is None:
         kept = np.arange(len(pool))
     else:
-        kept = select(scores, labels, prune["keep"], prune["strategy"], seed, within=prune.get("within", "hard"),
-                      beta=prune.get("beta", 0.0), n_bins=prune.get("n_bins", 50))
-    record: dict[str, Any] = {
-        "run_id": rid, "status": None, "reason": None, "sweep": sweep,
-        "dataset": ds["name"], "pool_size": len(pool), "metric": metric["name"], "strategy": prune["strategy"],
-        "keep": float(prune["keep"]), "n_train": int(kept.size), "model": cfg["model"]["name"], "seed": seed,
-        "budget": cfg["train"]["budget"], "epochs": None, "steps": None,
-        "label_noise": float(ds.get("label_noise") or 0.0), "noisy_in_pool": int(pool.noisy.sum()),
-        "noisy_kept": int(pool.noisy[kept].sum()),
-        "test_error": None, "test_accuracy": None, "test_loss": None, "curve": [],
-        "class_hist_kept": class_histogram(labels[kept], splits.num_classes),
-        "class_hist_pool": class_histogram(labels, splits.num_classes),
-        "kept_score_stats": score_stats(None if scores is None else scores[kept]),
-        "pool_score_stats": score_stats(scores),
-        "score_key": None if scores is None else stable_hash(spec, 24), "scores_computed_now": computed,
-        "score_seconds": score_seconds, "wall_time_s": None, "versions": library_versions(), "config": cfg,
-        "extra": {},
-    }
+        kept = select(scores, pool.y.numpy(), prune["keep"], prune["strategy"], int(cfg["seed"]),
+                      within=prune.get("within", "hard"), beta=prune.get("beta", 0.0), n_bins=prune.get("n_bins", 50))
+    record = new_record(cfg, rid, sweep, scored, kept)
+    if scored.info:  # e.g. memorization's held-out models per example: the resolution of its scores
+        record["extra"]["metric_info"] = scored.info
+    if prune["strategy"] == "stratified" and scores is not None:  # the CCS hard cut-off in force (beta=auto)
+        from bench.prune import resolve_beta
+        record["extra"]["prune_beta"] = resolve_beta(prune.get("beta", 0.0), prune["keep"])
     if cfg.get("dry_run"):
         record.update(status="dry_run", wall_time_s=time.perf_counter() - t_start)
         log.info("dry run %s: pool %d, kept %d; nothing trained, no record written", rid, len(pool), kept.size)
@@ -228,20 +280,14 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
 
     logger = build_logger(cfg, rid, sweep)
     try:
-        if cfg["model"]["name"] == "perceptron":
-            from bench.train.perceptron import train_perceptron
-
-            rule = "random" if metric["name"] == "random" else (
-                prune["strategy"] if metric["name"] == "margin" and prune["strategy"] in ("keep_hard", "keep_easy")
-                else None)
-            out = train_perceptron(splits, pool, kept, cfg["model"], cfg["train"], seed, rule=rule,
-                                   keep=prune["keep"])
-        else:
-            out = train_student(splits, pool, kept, cfg["model"], cfg["train"], seed, logger=logger, desc=rid)
-        record.update(status="ok", test_error=out["test_error"], test_accuracy=out["test_accuracy"],
-                      test_loss=out["test_loss"], curve=out["curve"], epochs=out["epochs"], steps=out["steps"])
+        out = train_stage(cfg, splits, pool, kept, logger, rid)
+        record.update(status="ok", curve=out["curve"], epochs=out["epochs"], steps=out["steps"],
+                      steps_floor_applied=bool(out.get("steps_floor_applied", False)),
+                      **{k: out.get(k) for k in ("test_error", "test_accuracy", "test_loss", "train_error",
+                                                 "train_loss")})
         record["extra"].update({k: out[k] for k in ("train_seconds", "examples_per_second", "device", "precision",
-                                                     "channels_last", "steps_per_epoch", "lr") if k in out})
+                                                     "channels_last", "steps_per_epoch", "budget_steps", "lr")
+                                if k in out})
         record["extra"].update(out.get("extra", {}))
     except Exception as e:  # a failed run is recorded; the sweep goes on
         log.error("run %s failed: %s\n%s", rid, e, traceback.format_exc())

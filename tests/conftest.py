@@ -39,7 +39,7 @@ def compose(overrides: list[str]) -> dict:
 
 
 TINY_MNIST1D = ["dataset=mnist1d", "dataset.n_train=600", "dataset.n_test=200", "model=mlp", "model.hidden=[32]",
-                "train.epochs=1", "train.batch_size=64", "train.progress_bar=false", "logger=none"]
+                "train.epochs=1", "train.min_steps=0", "train.batch_size=64", "train.progress_bar=false", "logger=none"]
 
 
 def write_cifar10(root: Path, n_train_per_batch: int = 20, n_test: int = 30, seed: int = 0) -> Path:

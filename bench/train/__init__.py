@@ -4,10 +4,15 @@
 plain dict: final test error/accuracy/loss, the learning curve, optimiser steps and epochs actually run, and
 throughput. Two budgets: ``epochs`` (the paper's protocol: a pruned run gets proportionally fewer steps) and
 ``steps`` (compute-matched: as many optimiser steps as the full pool gets in ``epochs`` epochs, or ``train.steps``).
+Under both, ``min_steps`` is a floor: total optimiser steps = max(the budget's steps, ``min_steps``), so a run on a few
+hundred examples still trains to fit them (the Hydra default, conf/train/default.yaml, sets it; the plain-API default
+here is 0: no floor). After training, one eval-mode pass over the kept examples (no augmentation) gives
+``train_error`` / ``train_loss``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -26,7 +31,7 @@ from bench.train.module import LitClassifier, NonFiniteLossError  # noqa: F401  
 log = logging.getLogger(__name__)
 
 TRAIN_DEFAULTS: dict[str, Any] = dict(
-    epochs=10, budget="epochs", steps=None, batch_size=128, eval_batch_size=1024, optimizer="sgd", lr=0.05,
+    epochs=10, budget="epochs", steps=None, min_steps=0, batch_size=128, eval_batch_size=1024, optimizer="sgd", lr=0.05,
     lr_per_256=False, momentum=0.9, nesterov=True, weight_decay=5e-4, decay_norm_and_bias=False,
     schedule="cosine", warmup=0.0, milestones=[], gamma=0.1, label_smoothing=0.0, n_evals=None,
     accelerator="auto", precision="auto", channels_last="auto", num_workers=4, progress_bar=True,
@@ -56,8 +61,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "32-true"
 
 
-def plan_steps(n_kept: int, pool_size: int, cfg: dict) -> tuple[int, int]:
-    """(total optimiser steps, steps per epoch of the kept data) for the run's budget."""
+def budget_steps(n_kept: int, pool_size: int, cfg: dict) -> tuple[int, int]:
+    """(optimiser steps the budget alone gives, steps per epoch of the kept data), before the ``min_steps`` floor."""
     bs = int(cfg["batch_size"])
     spe = math.ceil(n_kept / bs)
     if cfg["budget"] == "epochs":
@@ -66,6 +71,12 @@ def plan_steps(n_kept: int, pool_size: int, cfg: dict) -> tuple[int, int]:
         steps = cfg.get("steps") or int(cfg["epochs"]) * math.ceil(pool_size / bs)
         return int(steps), spe
     raise ValueError(f"unknown train.budget {cfg['budget']!r}; allowed: {', '.join(BUDGETS)}")
+
+
+def plan_steps(n_kept: int, pool_size: int, cfg: dict) -> tuple[int, int]:
+    """(total optimiser steps, steps per epoch of the kept data): max(the budget's steps, ``min_steps``)."""
+    steps, spe = budget_steps(n_kept, pool_size, cfg)
+    return max(steps, int(cfg.get("min_steps") or 0)), spe
 
 
 class StepProgress(pl.Callback):
@@ -93,6 +104,73 @@ class StepProgress(pl.Callback):
             self.bar = None
 
 
+def _batches(splits: Splits, pool: Pool, kept: np.ndarray, cfg: dict, device: torch.device, channels_last: bool,
+             seed: int) -> tuple[Any, Any, Any]:
+    """(shuffled augmented train batches, test batches, kept-set eval batches without augmentation)."""
+    kept_t = torch.from_numpy(np.asarray(kept, dtype=np.int64))
+    kept_y = pool.y[kept_t]
+    if splits.in_memory:
+        ids = torch.from_numpy(pool.ids)[kept_t]
+        x_train, y_train = splits.train_x[ids].to(device), kept_y.to(device)
+        common = dict(mean=splits.mean, std=splits.std, channels_last=channels_last, resize=splits.resize)
+        train = TensorBatches(x_train, y_train, cfg["batch_size"], shuffle=True, seed=seed,
+                              augment_kind=splits.augment, **common)
+        test = TensorBatches(splits.test_x.to(device), splits.test_y.to(device), cfg["eval_batch_size"],
+                             shuffle=False, **common)
+        kept_eval = TensorBatches(x_train, y_train, cfg["eval_batch_size"], shuffle=False, **common)
+        return train, test, kept_eval
+    train = folder_loader(splits.train_set, pool.ids[kept], kept_y, cfg["batch_size"], True, cfg["num_workers"],
+                          seed)
+    test = folder_loader(splits.test_set, np.arange(len(splits.test_set)), splits.test_y, cfg["eval_batch_size"],
+                         False, cfg["num_workers"])
+    kept_eval = folder_loader(eval_view(splits.train_set, splits.test_set), pool.ids[kept], kept_y,
+                              cfg["eval_batch_size"], False, cfg["num_workers"])
+    return train, test, kept_eval
+
+
+def eval_view(train_set: Any, test_set: Any) -> Any:
+    """The train folder read with the test split's transform (no augmentation): a shallow copy, files shared."""
+    view = copy.copy(train_set)
+    for attr in ("transform", "transforms"):
+        if hasattr(test_set, attr):
+            setattr(view, attr, getattr(test_set, attr))
+    return view
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batches: Any, device: torch.device, precision: str = "32-true",
+             channels_last: bool = False) -> tuple[float, float]:
+    """(error, mean cross-entropy) of ``model`` in eval mode over ``batches`` of (x, y, ...); the model's mode and
+    device are restored afterwards."""
+    was_training, param = model.training, next(model.parameters(), None)
+    home = param.device if param is not None else device
+    model.to(device).eval()
+    dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, errors, count
+    for batch in batches:
+        x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        if channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = model(x).float()
+        loss = torch.nn.functional.cross_entropy(logits, y, reduction="sum")
+        sums += torch.stack([loss.double(), (logits.argmax(1) != y).sum().double(),
+                             torch.tensor(float(y.numel()), dtype=torch.float64, device=device)])
+    model.train(was_training).to(home)
+    loss_sum, errors, count = sums.tolist()
+    return errors / max(count, 1.0), loss_sum / max(count, 1.0)
+
+
+def _build_model(splits: Splits, model_cfg: dict, cfg: dict, device: torch.device) -> tuple[torch.nn.Module, bool]:
+    model_kwargs = {k: v for k, v in model_cfg.items() if k != "name"}
+    model = create_model(model_cfg["name"], splits.num_classes, splits.model_input_shape, **model_kwargs)
+    channels_last = cfg["channels_last"] if cfg["channels_last"] != "auto" else (
+        device.type == "cuda" and len(splits.input_shape) == 3)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, bool(channels_last)
+
+
 def train_student(
     splits: Splits,
     pool: Pool,
@@ -104,48 +182,48 @@ def train_student(
     callbacks: Optional[list] = None,
     desc: str = "train",
 ) -> dict:
-    """Train ``model_cfg`` on ``pool`` positions ``kept``; return final test metrics, curve and cost figures."""
+    """Train ``model_cfg`` on ``pool`` positions ``kept``; return final test metrics, the final error and loss on
+    the kept set (``train_error`` / ``train_loss``), curve, step counts (``min_steps`` floor included) and cost."""
     cfg = {**TRAIN_DEFAULTS, **train_cfg}
     device = resolve_device(cfg["accelerator"])
     precision = resolve_precision(cfg["precision"], device)
     if cfg["num_threads"]:
         torch.set_num_threads(int(cfg["num_threads"]))
     pl.seed_everything(seed, workers=True, verbose=False)
-    model_kwargs = {k: v for k, v in model_cfg.items() if k != "name"}
-    model = create_model(model_cfg["name"], splits.num_classes, splits.model_input_shape, **model_kwargs)
-    channels_last = cfg["channels_last"] if cfg["channels_last"] != "auto" else (
-        device.type == "cuda" and len(splits.input_shape) == 3)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-
+    model, channels_last = _build_model(splits, model_cfg, cfg, device)
     n_kept = int(len(kept))
-    total_steps, spe = plan_steps(n_kept, len(pool), cfg)
+    own_steps, spe = budget_steps(n_kept, len(pool), cfg)
+    total_steps, _ = plan_steps(n_kept, len(pool), cfg)
     lr = cfg["lr"] * (cfg["batch_size"] / 256.0 if cfg["lr_per_256"] else 1.0)
-    kept_t = torch.from_numpy(np.asarray(kept, dtype=np.int64))
-    kept_y = pool.y[kept_t]
-    if splits.in_memory:
-        ids = torch.from_numpy(pool.ids)[kept_t]
-        x_train = splits.train_x[ids].to(device)
-        train_batches = TensorBatches(x_train, kept_y.to(device), cfg["batch_size"], shuffle=True, seed=seed,
-                                      augment_kind=splits.augment, mean=splits.mean, std=splits.std,
-                                      channels_last=channels_last, resize=splits.resize)
-        test_batches = TensorBatches(splits.test_x.to(device), splits.test_y.to(device), cfg["eval_batch_size"],
-                                     shuffle=False, mean=splits.mean, std=splits.std, channels_last=channels_last,
-                                     resize=splits.resize)
-    else:
-        train_batches = folder_loader(splits.train_set, pool.ids[kept], kept_y, cfg["batch_size"], True,
-                                      cfg["num_workers"], seed)
-        test_batches = folder_loader(splits.test_set, np.arange(len(splits.test_set)), splits.test_y,
-                                     cfg["eval_batch_size"], False, cfg["num_workers"])
-
-    n_evals = int(cfg["n_evals"] or cfg["epochs"])
-    val_every = max(1, total_steps // max(1, n_evals))
+    train_batches, test_batches, kept_batches = _batches(splits, pool, kept, cfg, device, channels_last, seed)
     lit = LitClassifier(
         model, optimizer=cfg["optimizer"], lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"],
         weight_decay=cfg["weight_decay"], decay_norm_and_bias=cfg["decay_norm_and_bias"],
         schedule=cfg["schedule"], warmup=cfg["warmup"], milestones=tuple(cfg["milestones"] or ()),
         gamma=cfg["gamma"], label_smoothing=cfg["label_smoothing"], total_steps=total_steps, steps_per_epoch=spe,
         check_finite_every=1 if device.type == "cpu" else 25, channels_last=channels_last)
+    steps, wall = _fit(lit, cfg, device, precision, total_steps, spe, train_batches, test_batches, logger,
+                       callbacks, desc)
+    train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
+    final = lit.curve[-1]
+    return {
+        "test_error": final["test_error"], "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
+        "train_error": train_error, "train_loss": train_loss,
+        "curve": lit.curve, "steps": steps, "epochs": steps / spe, "steps_per_epoch": spe, "n_train": n_kept,
+        "min_steps": int(cfg["min_steps"] or 0), "budget_steps": own_steps,
+        "steps_floor_applied": total_steps > own_steps, "train_seconds": wall,
+        "examples_per_second": steps / spe * n_kept / max(wall, 1e-9),  # epochs run x kept examples
+        "device": str(device), "precision": precision, "channels_last": channels_last, "lr": lr,
+        "model": lit.model,
+    }
+
+
+def _fit(lit: LitClassifier, cfg: dict, device: torch.device, precision: str, total_steps: int, spe: int,
+         train_batches: Any, test_batches: Any, logger: Any, callbacks: Optional[list], desc: str) -> tuple[int, float]:
+    """Run the Lightning loop for ``total_steps`` with ``n_evals`` test evaluations; (steps run, seconds)."""
+    n_evals = int(cfg["n_evals"] or cfg["epochs"])
+    val_every = max(1, total_steps // max(1, n_evals))
+    progress = [StepProgress(total_steps, desc)] if cfg["progress_bar"] else []
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec).*")
         trainer = pl.Trainer(
@@ -153,20 +231,12 @@ def train_student(
             max_steps=total_steps, max_epochs=-1, val_check_interval=val_every, check_val_every_n_epoch=None,
             num_sanity_val_steps=0, logger=logger if logger is not None else False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            deterministic=bool(cfg["deterministic"]),
-            callbacks=(callbacks or []) + ([StepProgress(total_steps, desc)] if cfg["progress_bar"] else []), log_every_n_steps=max(1, spe),
+            deterministic=bool(cfg["deterministic"]), callbacks=(callbacks or []) + progress,
+            log_every_n_steps=max(1, spe),
         )
         t0 = time.perf_counter()
         trainer.fit(lit, train_dataloaders=train_batches, val_dataloaders=test_batches)
         if not lit.curve or lit.curve[-1]["step"] != trainer.global_step:
             trainer.validate(lit, dataloaders=test_batches, verbose=False)
         wall = time.perf_counter() - t0
-    final = lit.curve[-1]
-    return {
-        "test_error": final["test_error"], "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
-        "curve": lit.curve, "steps": int(trainer.global_step), "epochs": trainer.global_step / spe,
-        "steps_per_epoch": spe, "n_train": n_kept, "train_seconds": wall,
-        "examples_per_second": trainer.global_step / spe * n_kept / max(wall, 1e-9),  # epochs run x kept examples
-        "device": str(device), "precision": precision, "channels_last": bool(channels_last), "lr": lr,
-        "model": lit.model,
-    }
+    return int(trainer.global_step), wall
