@@ -201,8 +201,8 @@ def _sweep(root: Path, *, undertrained_bend: bool = True) -> int:
                 for s in range(3):
                     n = keep * pool
                     err = 0.2 * (n / 125) ** -0.45 + 0.005
-                    if metric == "el2n" and keep < 1:
-                        err *= math.exp(-(n / 4000))  # the pruned curve falls faster than any power law
+                    if metric == "el2n" and keep < 1:  # the pruned curve falls like an exponential
+                        err = 0.10 * math.exp(-n / 3000) + 0.004
                     train_error = 0.0
                     if undertrained_bend and n <= 125:
                         err, train_error = err * 1.6, 0.2

@@ -281,7 +281,7 @@ def _fits_table(fits: pd.DataFrame, kind: str, ctx_cols: Sequence[str]) -> pd.Da
         row["E∞"] = _f(r["e_inf"])
         row["form"] = "E∞=0" if r.get("power_variant") == "power_law_e0" else "E∞ free"
         row["points"] = f"{_f(r['n_points'], 'g')} ({_f(r.get('n_obs'), 'g')} obs)"
-        row["preferred (ΔAIC)"] = (f"{r['preferred']} ({r['delta_aic']:+.1f})"
+        row["preferred (ΔAICc)"] = (f"{r['preferred']} ({r['delta_aic']:+.1f})"
                                    if pd.notna(r.get("delta_aic")) else _f(r["preferred"]))
         row["status"] = r["fit_status"]
         row["note"] = _f(r["note"])
@@ -311,7 +311,8 @@ def _summary_table(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFr
     rows = []
     for _, r in verdicts.iterrows():
         row = {k: _f(r[k], "g") for k in keys}
-        row["n range"] = f"{_f(r['x_min'], 'g')}–{_f(r['x_max'], 'g')} ({int(r['n_x'])} n)"
+        row["n range (fitted)"] = (f"{_f(r['x_min'], 'g')}–{_f(r['x_max'], 'g')} "
+                                   f"({_f(r['fit_x_min'], 'g')}–{_f(r['fit_x_max'], 'g')}, {_f(r['fit_points'], 'g')} n)")
         row["error at max n"] = _f(r["best_error_at_x_max"], ".4f")
         row["gain vs random at n"] = ("" if pd.isna(r["gain"]) else f"{r['gain']:+.4f}" + (
             f" [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]" if pd.notna(r["gain_lo"]) else "")
@@ -322,7 +323,20 @@ def _summary_table(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFr
         row["shape"] = r["shape"]
         row["p power / p exp"] = f"{_f(r['p_power'], '.2g')} / {_f(r['p_exp'], '.2g')}"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _drop_constant(pd.DataFrame(rows), keys)
+
+
+def _drop_constant(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Leave out key columns with one value in every row (the report states them once, above the tables)."""
+    if len(df) <= 1:
+        return df.drop(columns=[k for k in keys if k not in ("metric", "strategy")])
+    return df.drop(columns=[k for k in keys if k not in ("metric", "strategy") and df[k].nunique() <= 1])
+
+
+def _constant_settings(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> str:
+    keys = [c for c in ("dataset", "model", *ctx_cols) if c in verdicts.columns]
+    same = [f"{k}={_f(verdicts[k].iloc[0], 'g')}" for k in keys if verdicts[k].nunique(dropna=False) <= 1]
+    return ("Every row: " + ", ".join(same) + ".") if same else ""
 
 
 def _best_keep_table(gains: pd.DataFrame, ctx_cols: Sequence[str], max_cols: int = 8) -> pd.DataFrame:
@@ -342,7 +356,7 @@ def _best_keep_table(gains: pd.DataFrame, ctx_cols: Sequence[str], max_cols: int
                 f"k={c['keep'].iloc[0]:g}: {c['error'].iloc[0]:.4f} ({c['gain'].iloc[0]:+.4f}"
                 + ("*" if c["gain_lo"].iloc[0] > 0 else "†" if c["gain_hi"].iloc[0] < 0 else "") + ")")
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _drop_constant(pd.DataFrame(rows), keys)
 
 
 def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_paths: list[str]) -> list:
@@ -357,6 +371,8 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
         S.append(("p", "⚠ " + note, None))
     S.append(("h2", "Summary: each rule against random pruning", None))
     S.append(("p", _SUMMARY_NOTE, None))
+    if not res["verdicts"].empty:
+        S.append(("p", _constant_settings(res["verdicts"], ctx_cols), None))
     S.append(("table", "", _summary_table(res["verdicts"], ctx_cols)))
     S.append(("h3", "Best keep fraction at each n (error, gain over random; * better, † worse at 95%)", None))
     S.append(("table", "", _best_keep_table(res["gains"], ctx_cols)))
@@ -456,21 +472,23 @@ _SUMMARY_NOTE = (
     "Per rule (metric × strategy): its Pareto frontier (best keep fraction at each number n of kept "
     "examples) against random pruning's at the same n. Gain = error(random) − error(rule), positive = the "
     "rule is better, with a 95% t interval paired by seed (Welch's where the seeds differ), at the largest "
-    "shared n; 'better / worse' counts the n where the interval is above / below 0. ν is the frontier's "
+    "n where either side prunes; 'better / worse' counts the n where the interval is above / below 0. ν is the frontier's "
     "power-law exponent with a bootstrap interval. Shape: 'power law' when a·n^−ν + E∞ fits and an "
-    "exponential does not, 'bends below' when the power law is rejected and the curve steepens (the "
-    "paper's claim), else 'not determinable' — both by lack-of-fit F-tests against the seeds' own scatter "
+    "exponential does not, 'bends below' when the power law is rejected, the curve steepens and an exponential "
+    "fits (the paper's claim), else 'not determinable' — by lack-of-fit F-tests against the seeds' own scatter "
     "(p-values shown; calibration on synthetic curves in results/shape_calibration/)."
 )
 
 
 _METHOD_NOTE = (
-    "Fits of E(x) = a·x^(−ν) + E∞ (E∞ ≥ 0, or fixed at 0 — the column 'form' says which, chosen by AIC) "
-    "by bounded least squares on log-errors over all seed-level runs, multi-start; compared by AIC with "
-    "E(x) = b·exp(−(x−x_min)/n0) + E∞ (ΔAIC = AIC_exp − AIC_power; > 0 favours the power law). "
-    "ν intervals: percentile bootstrap resampling x points and seeds (frontiers: seeds within each "
-    "(keep, pool) cell, frontier re-selected, then points). ⚠ marks fits whose status is not 'ok' "
-    "(few points, flat curve, parameter at bound, CI wider than the estimate): do not quote those numbers."
+    "Fits of E(x) = a·x^(−ν) + E∞ (E∞ ≥ 0, or fixed at 0 — the column 'form' says which, chosen by AICc) by "
+    "bounded least squares on log-errors over all seed-level runs, multi-start, in the power-law region (sizes "
+    "whose mean error is above 0.3 × chance are left out, noted). 'preferred (ΔAICc)' compares with "
+    "E(x) = b·exp(−(x−x_min)/n0) + E∞ (> 0 favours the power law; empty below 5 sizes); the verdict to quote is "
+    "'shape' in the summary (lack-of-fit F-tests). ν intervals: percentile bootstrap resampling x points and "
+    "seeds (frontiers: seeds within each (keep, pool) cell, frontier re-selected, then points); none below 5 "
+    "sizes. ⚠ marks fits whose status is not 'ok' (few points, flat curve, parameter at bound, CI wider than "
+    "the estimate): do not quote those numbers."
 )
 
 

@@ -18,7 +18,8 @@ Verdicts (``alpha`` = 0.05 by default):
   (``p_exp < alpha``);
 * ``bends below``: the power law is rejected (``p_power < alpha``), the curve is concave in log-log space
   (its log-log slope steepens with x: the quadratic term of the per-x means is negative) and the exponential
-  ``b·exp(-x/n0) + E_inf`` fits better than the power law;
+  ``b·exp(-x/n0) + E_inf`` fits (``p_exp >= alpha``) and better than the power law; a concave curve that
+  neither form fits is "not determinable" (said in the reason), not a claim;
 * ``not determinable`` otherwise, with the reason: fewer than ``min_points`` distinct x (a 3-parameter form
   needs at least two points beyond an exact fit), no replicate seeds to measure noise, both forms fit (the x
   range or the noise cannot tell them apart), neither fits, or the power law fails without bending below.
@@ -94,14 +95,14 @@ def _decide(p_pow: float, p_exp: float, curv: float, rss_pow: float, rss_exp: fl
     pow_fits, exp_fits = p_pow >= alpha, (p_exp >= alpha if np.isfinite(p_exp) else False)
     if pow_fits and not exp_fits:
         return POWER_LAW, f"power law fits (p={p_pow:.2g}); exponential rejected (p={p_exp:.2g})"
-    if not pow_fits and curv < 0 and rss_exp < rss_pow:
-        how = "fits" if exp_fits else f"fits better, though also rejected (p={p_exp:.2g})"
-        return BENDS_BELOW, f"power law rejected (p={p_pow:.2g}); concave in log-log; exponential {how}"
+    if not pow_fits and curv < 0 and exp_fits and rss_exp < rss_pow:
+        return BENDS_BELOW, f"power law rejected (p={p_pow:.2g}); concave in log-log; exponential fits (p={p_exp:.2g})"
     if pow_fits and exp_fits:
         return NOT_DETERMINABLE, f"both forms fit (p_power={p_pow:.2g}, p_exp={p_exp:.2g}): x range or noise too small"
     if not pow_fits and not (curv < 0):
         return NOT_DETERMINABLE, f"power law rejected (p={p_pow:.2g}) but the curve does not bend below it"
-    return NOT_DETERMINABLE, f"neither form fits (p_power={p_pow:.2g}, p_exp={p_exp:.2g})"
+    bend = "; it bends below the power law, but not like an exponential either" if curv < 0 else ""
+    return NOT_DETERMINABLE, f"neither form fits (p_power={p_pow:.2g}, p_exp={p_exp:.2g}){bend}"
 
 
 def judge_shape(x, y, rss_power: float, rss_exp: float, *, alpha: float = 0.05,

@@ -129,6 +129,9 @@ def verdict_table(frontier: pd.DataFrame, fits: pd.DataFrame, gains: pd.DataFram
         gg = _match_all(gains, k) if not gains.empty else gains
         row = {**k, "x_min": g["x"].min(), "x_max": g["x"].max(), "n_x": len(g),
                "best_error_at_x_max": g.sort_values("x")["mean"].iloc[-1]}
+        fit_cols = {"fit_x_min": "x_min", "fit_x_max": "x_max", "fit_points": "n_points"}
+        for c, src in fit_cols.items():
+            row[c] = fit[src] if fit is not None and src in fit else math.nan
         for c in ("nu", "nu_lo", "nu_hi", "fit_status", "shape", "p_power", "p_exp", "shape_reason"):
             row[c] = fit[c] if fit is not None and c in fit else (math.nan if c != "shape" else "")
         rows.append({**row, **_gain_summary(gg)})
@@ -168,9 +171,10 @@ def answer_lines(verdicts: pd.DataFrame, gains: pd.DataFrame, baseline: str = "r
         return ["No frontier could be formed: nothing to compare."]
     out = []
     gkeys = [c for c in ("dataset", "model", *context, "x_var") if c in verdicts.columns]
+    shown = [c for c in gkeys if c in ("dataset", "model") or verdicts[c].nunique(dropna=False) > 1]
     for key, v in verdicts.groupby(gkeys, dropna=False, sort=True):
         k = dict(zip(gkeys, key if isinstance(key, tuple) else (key,)))
-        where = ", ".join(f"{c}={k[c]}" for c in gkeys if c != "x_var" and pd.notna(k[c]))
+        where = ", ".join(f"{c}={k[c]}" for c in shown if c != "x_var" and pd.notna(k[c]))
         g = _match_all(gains, k) if not gains.empty else gains
         out.append(f"**{where}**: " + _group_answer(v, g, baseline))
     return out
