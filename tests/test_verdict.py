@@ -290,3 +290,32 @@ def test_report_html_renders_with_its_images_in_a_real_browser(swept, tmp_path):
                           page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert f'data-images-loaded="{n_png}"' in dom, dom[-2000:]
     assert dom.index("Answer") < dom.index("Command and configuration")
+
+
+# =========================================================================== the perceptron's committed runs
+def test_perceptron_records_random_is_a_power_law_keep_hard_is_a_cliff():
+    """Ideal probe (theta = 0), the collector's defaults (power-law region: error <= 0.3 x chance = 0.15).
+
+    Random pruning's frontier is a power law. keep_hard's frontier is a cliff (the keep-hard transition near
+    alpha_prune 2-3) followed by the floor of the largest pool: in the power-law region it has only 3 Pareto
+    points, so its shape is honestly not determinable (a bend shows only across the cliff, ~0.3 decade).
+    """
+    from bench.theory.study import frontier_data, load_runs_csv
+
+    df = load_runs_csv(REPO / "results" / "perceptron" / "runs.csv").assign(n_classes=2)
+    d = frontier_data(df.loc[df["theta"] == 0.0], rules=("keep_hard", "random"), thetas=[0.0])
+    fits, _ = fit_frontiers(d, n_boot=0)
+    by = {(r.metric, r.strategy): r for r in fits.itertuples()}
+    random = next(r for (m, _), r in by.items() if m == "random")
+    hard = by[("margin", "keep_hard")]
+    assert random.shape == "power law", random.shape_reason
+    assert 0.9 < random.nu < 1.1  # the classical 1/alpha tail
+    assert hard.shape == "not determinable" and hard.n_points <= 4, hard.shape_reason
+
+
+def test_readme_quotes_the_committed_calibration():
+    cal = pd.read_csv(REPO / "results" / "shape_calibration" / "calibration.csv")
+    right = cal.loc[cal["correct"], "rate"]
+    n = int(cal.groupby(["case", "noise"])["count"].sum().iloc[0])
+    claim = f"right in {math.floor(100 * right.min())}-{math.floor(100 * right.max())}% of {n} curves per case"
+    assert claim in (REPO / "README.md").read_text()
