@@ -586,16 +586,7 @@ def fit_curve(
     res.nu, res.a, res.e_inf = chosen.params["nu"], chosen.params["a"], chosen.params["e_inf"]
     _compare_forms(res, chosen, m_exp, notes)
     _judge(res, x, y, alpha)
-
-    flags: list[str] = []
-    need = min_points if min_points is not None else (chosen.k - 1) + 2
-    if res.n_points < need:
-        flags.append(f"only {res.n_points} distinct x for a {chosen.k - 1}-parameter fit")
-    if chosen.at_bound:
-        flags.append("power law at bound: " + ",".join(chosen.at_bound))
-    flat = _flatness_flag(x, y, flat_rel_tol)
-    if flat:
-        flags.append(flat)
+    flags = _quality_flags(res, chosen, x, y, min_points, flat_rel_tol)
     _bootstrap_nu(res, chosen, x, y, rng, n_boot, ci, resampler, nu_max, flags, wide_ci_ratio,
                   max_boot_fail_frac)
     if not chosen.success:
@@ -606,3 +597,17 @@ def fit_curve(
     res.fit_status = "poorly_determined" if flags else "ok"
     res.note = "; ".join(flags + notes)
     return res
+
+
+def _quality_flags(res: CurveFit, chosen: ModelFit, x, y, min_points: int | None, flat_rel_tol: float) -> list[str]:
+    """Reasons not to quote the exponent: too few sizes, a parameter at its bound, a flat curve."""
+    flags: list[str] = []
+    need = min_points if min_points is not None else (chosen.k - 1) + 2
+    if res.n_points < need:
+        flags.append(f"only {res.n_points} distinct x for a {chosen.k - 1}-parameter fit")
+    if chosen.at_bound:
+        flags.append("power law at bound: " + ",".join(chosen.at_bound))
+    flat = _flatness_flag(x, y, flat_rel_tol)
+    if flat:
+        flags.append(flat)
+    return flags

@@ -36,6 +36,7 @@ import pandas as pd
 
 from . import frontier as fr
 from . import panels, plots
+from . import compute as cp
 from . import verdict as vd
 from .table import LoadResult, load
 
@@ -103,6 +104,7 @@ def collect(
     command = command or (f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
                           f"tolerance={tolerance!r}, x={x!r}, n_boot={n_boot!r}, seed={seed!r})")
     ok = flag_undertrained(loaded.ok, max_train_error)
+    ok["examples_seen"] = cp.examples_seen(ok) if len(ok) else pd.Series(dtype=float)  # usable as --x
     ctx_cols = fr.resolve_context(ok, context)
     res = _analyse(ok.loc[~ok["undertrained"]], x=x, n_boot=n_boot, seed=seed, tolerance=tolerance,
                    context=context, baseline=baseline_metric)
@@ -169,6 +171,7 @@ def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: di
     tables = {"runs.csv": ok, "failed.csv": failed, "summary.csv": res["verdicts"], "gains.csv": res["gains"],
               "fits.csv": res["fits"], "frontier.csv": res["frontier"], "curves.csv": res["curves"],
               "error_vs_keep.csv": res["error_vs_keep"], "droppable.csv": res["droppable"],
+              "compute_fits.csv": res["compute"],
               "class_balance.csv": res["class_balance"]}
     for name, df in tables.items():
         df.to_csv(out_dir / name, index=False)
@@ -193,7 +196,7 @@ def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
     if ok.empty:
         fits = pd.DataFrame(columns=["kind", *FITS_COLUMNS])
         return {"curves": empty, "fits": fits, "frontier": empty, "error_vs_keep": empty, "gains": empty,
-                "verdicts": empty, "droppable": empty, "class_balance": empty, "answer": []}
+                "verdicts": empty, "droppable": empty, "class_balance": empty, "compute": empty, "answer": []}
     curves = fr.learning_curves(ok, x=x, context=context)
     fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
@@ -209,6 +212,7 @@ def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
         "class_balance": fr.class_balance(ok),
+        "compute": cp.fit_compute_laws(ok, n_boot=min(n_boot, 100), seed=seed),
     }
 
 
@@ -408,6 +412,12 @@ def _detail_sections(loaded: LoadResult, ok: pd.DataFrame, res: dict, tolerance:
     S.append(("p", "Smallest tested keep such that every keep at or above it has mean error ≤ "
                    "full-data (keep=1) error + tolerance; droppable = 1 − min_keep.", None))
     S.append(("table", "", _pretty(res["droppable"], drop=("tolerance",))))
+    if not res["compute"].empty:
+        S.append(("h3", "Compute-aware fits (Goyal et al. 2024)", None))
+        S.append(("p", "Per keep: error = a·e^b over the first pass of the kept set, each later pass j worth "
+                       "b·0.5^(j/τ) (τ = half-life in passes), fitted on runs of different sizes and budgets "
+                       "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells.", None))
+        S.append(("table", "", _pretty(res["compute"], fmt=".3g")))
     S.append(("h3", "Class balance of the kept sets", None))
     S.append(("table", "", _pretty(res["class_balance"], fmt=".3g")))
     S.append(("h3", "More figures", None))

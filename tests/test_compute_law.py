@@ -1,0 +1,73 @@
+"""Compute-aware fits (Goyal et al. 2024): recover known (b, tau) from synthetic runs; predict the best keep."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.collect.compute import (best_keep_at_budget, bootstrap_compute_law, fit_compute_laws, holdout_check,
+                                   predict_error, utility_term)
+
+A, B, TAU = 3.0, -0.45, 1.5
+# a smaller kept set of better examples: a steeper first-pass exponent, a higher prefactor
+LAWS = {0.25: (1.2 * A, -0.5), 0.5: (1.1 * A, -0.475), 1.0: (A, B)}
+
+
+def test_utility_term_is_log_e_for_one_pass_and_decays_after():
+    assert utility_term(1000, 500, TAU) == pytest.approx(math.log(500))
+    assert utility_term(1000, 1000, TAU) == pytest.approx(math.log(1000))
+    # second pass: log 2 discounted by 0.5^(1/tau); a never-decaying utility (tau -> inf) is log e again
+    assert utility_term(1000, 2000, TAU) == pytest.approx(math.log(1000) + 0.5 ** (1 / TAU) * math.log(2))
+    assert utility_term(1000, 7500, 1e9) == pytest.approx(math.log(7500))
+    # repeats are worth less than fresh data: u(S, e) < log e for e > S
+    assert utility_term(1000, 7500, TAU) < math.log(7500)
+
+
+def _runs(rng, noise=0.03, pools=(1000, 2000, 4000, 8000), keeps=(0.25, 0.5, 1.0), epochs=(1, 3, 10, 30)):
+    rows = []
+    for pool in pools:
+        for keep in keeps:
+            S = keep * pool
+            for ep in epochs:
+                for seed in range(3):
+                    a, b = LAWS[keep]
+                    err = a * math.exp(b * float(utility_term(S, ep * S, TAU))) * math.exp(rng.normal(0, noise))
+                    rows.append({"dataset": "synth", "model": "m", "metric": "el2n", "strategy": "keep_hard",
+                                 "keep": keep, "pool_size": pool, "n_train": S, "epochs": ep, "steps": ep * S / 100,
+                                 "seed": seed, "test_error": err})
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_known_b_and_tau_within_intervals():
+    d = _runs(np.random.default_rng(0), keeps=(1.0,), pools=(500, 1000, 2000, 4000, 8000))
+    f = bootstrap_compute_law(d["n_train"], d["epochs"] * d["n_train"], d["test_error"], n_boot=100)
+    assert f.status == "ok"
+    assert f.b_lo <= B <= f.b_hi and f.tau_lo <= TAU <= f.tau_hi
+    assert abs(f.b - B) < 0.05 and 0.75 < f.tau < 3
+
+
+def test_fit_per_keep_and_best_keep_moves_to_more_data_as_compute_grows():
+    fits = fit_compute_laws(_runs(np.random.default_rng(1)), n_boot=0)
+    assert len(fits) == 3 and (fits["status"] == "ok").all()
+    # with little compute the small, better kept set wins; with much compute its repeats are used up and the
+    # whole pool wins: the predicted best keep grows with the budget (Goyal et al.'s quality-quantity trade-off)
+    best = best_keep_at_budget(fits, pool=8000, budgets=[1000, 200000])
+    assert list(best["best_keep"]) == [0.25, 1.0]
+
+
+def test_holdout_prediction_matches_held_out_runs():
+    d = _runs(np.random.default_rng(2), noise=0.01, epochs=(1, 2, 5, 10, 30))
+    d["steps"] = (d["epochs"] * d["n_train"] / 100).round()  # compute-matched cells: hold out one budget
+    d2 = d.copy()
+    d2["epochs"] = 4000 / d2["n_train"]  # all keeps of a pool see 4000 x pool/1000 examples: same steps
+    d2["steps"] = 40.0 * d2["pool_size"] / 1000
+    d2["test_error"] = [LAWS[k][0] * math.exp(LAWS[k][1] * float(utility_term(s, ep * s, TAU)))
+                        for k, s, ep in zip(d2["keep"], d2["n_train"], d2["epochs"])]
+    both = pd.concat([d, d2], ignore_index=True)
+    held = both.index >= len(d)
+    chk = holdout_check(both, pd.Series(held, index=both.index))
+    assert len(chk) == 4 and (chk["regret"] <= 1e-9).all(), chk
+    assert predict_error({"a": A, "b": B, "tau": TAU}, 1000, 1000) == pytest.approx(A * 1000 ** B)
