@@ -29,10 +29,11 @@ start=$(date +%s)
 $PY -m bench.score -m experiment=mnist1d_scaling prune.strategy=keep_hard prune.keep=0.1 train.budget=epochs \
     "${par[@]}" "$@"
 echo "scores ready after $(( $(date +%s) - start )) s"
-# 2. students (finished runs are skipped)
-$PY -m bench.run -m experiment=mnist1d_scaling "${par[@]}" "$@"
+# 2. students (finished runs are skipped): the baselines first (random pruning, full data), so that a study cut
+#    short by a session's end can already be compared, then the metrics
 $PY -m bench.run -m experiment=mnist1d_scaling metric=random prune.strategy=keep_hard "${par[@]}" "$@"
 $PY -m bench.run -m experiment=mnist1d_scaling metric=none prune.keep=1.0 prune.strategy=keep_hard "${par[@]}" "$@"
+$PY -m bench.run -m experiment=mnist1d_scaling "${par[@]}" "$@"
 echo "sweeps finished in $(( $(date +%s) - start )) s"
 # 3. tables, fits, plots and the report next to the records
 $PY -m bench.collect "$out/records" --out "$out" --wandb
