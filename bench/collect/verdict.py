@@ -30,6 +30,8 @@ from scipy import stats
 __all__ = ["answer_lines", "gains_vs_baseline", "paired_gain", "verdict_table"]
 
 _GROUP = ("dataset", "model", "metric", "strategy")
+#: Metrics that are references, not pruning rules: ``none`` is the full-data (keep = 1) learning curve.
+REFERENCE_METRICS = ("none",)
 
 
 def _seed_errors(v) -> dict[int, float]:
@@ -83,7 +85,8 @@ def gains_vs_baseline(frontier: pd.DataFrame, baseline: str = "random", *, ci: f
     share = ["dataset", "model", *ctx, "x_var", "x"]
     bases = _baseline_rows(frontier, baseline, share)
     rows = []
-    for _, r in frontier.loc[frontier["metric"] != baseline].iterrows():
+    rules = frontier.loc[~frontier["metric"].isin([baseline, *REFERENCE_METRICS])]
+    for _, r in rules.iterrows():
         cand = bases.get(tuple(r[c] for c in share))
         if cand is None or cand.empty:
             continue
@@ -184,7 +187,7 @@ def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
     parts = []
     base = v.loc[v["metric"] == baseline]
     base_shape = base["shape"].iloc[0] if len(base) else "absent"
-    rules = v.loc[v["metric"] != baseline]
+    rules = v.loc[~v["metric"].isin([baseline, *REFERENCE_METRICS])]
     if gains.empty or rules.empty:
         parts.append(f"no rule to compare with {baseline} pruning.")
     else:
