@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,40 @@ class CollectAtEnd(Callback):
         out = collect([str(results_dir)], command=f"python -m bench.run -m {overrides} (collect=true)",
                       log_wandb=config.logger.get("project", True) if wandb_on else False)
         log.info("collected %s -> %s", results_dir, out.get("out_dir") if isinstance(out, dict) else out)
+
+
+class SweepConsole(Callback):
+    """A quiet multirun console: one header line, one line per finished run (printed by the job), and a sweep-level
+    progress bar when the jobs run in this process (Hydra's basic launcher); the launchers' per-job override lines
+    are silenced."""
+
+    LAUNCHER_LOGGERS = ("hydra._internal.core_plugins.basic_launcher", "hydra_plugins.hydra_joblib_launcher._core",
+                        "hydra_plugins.hydra_submitit_launcher.submitit_launcher")
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        import logging as _logging
+
+        from bench.console import SweepProgress, emit
+
+        for name in self.LAUNCHER_LOGGERS:
+            _logging.getLogger(name).setLevel(_logging.WARNING)
+        if not (config.get("logger") or {}).get("verbose"):  # wandb's banners, here and in the collector's run
+            os.environ.setdefault("WANDB_SILENT", "true")
+        try:
+            n_jobs = len(sweep_job_overrides(config))
+        except Exception:  # an exotic sweeper: no count, no bar
+            return
+        launcher = str(config.hydra.launcher.get("_target_", ""))
+        emit(f"sweep: {n_jobs} runs, records in {Path(str(config.paths.results_dir)).absolute()}")
+        if launcher.endswith("BasicLauncher"):
+            SweepProgress.start(n_jobs, desc=str(config.get("sweep") or "sweep"))
+
+    def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
+        from bench.console import SweepProgress
+
+        SweepProgress.advance()
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        from bench.console import SweepProgress
+
+        SweepProgress.close()

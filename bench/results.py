@@ -19,7 +19,8 @@ from bench.scores import atomic_write_bytes, stable_hash
 # Settings that never change a run's result: where things live, how they are logged, how fast they run.
 NON_RESULT_KEYS = {
     "dataset": ("root", "download", "cache_dir", "verify_images"),
-    "train": ("progress_bar", "num_workers", "num_threads", "eval_batch_size", "accelerator"),
+    "train": ("progress_bar", "num_workers", "num_threads", "eval_batch_size", "accelerator", "checkpoint_every",
+              "keep_checkpoints"),
     "metric": ("progress", "eval_batch_size", "num_workers"),
 }
 RESULT_SECTIONS = ("dataset", "model", "metric", "prune", "train")

@@ -76,6 +76,7 @@ def validate_config(cfg: dict) -> None:
                          ("accelerator", ("auto", "cpu", "gpu", "cuda"))):
         _check(train.get(key) in allowed, f"unknown train.{key} {train.get(key)!r}; allowed: {', '.join(allowed)}")
     _check(isinstance(train.get("lr"), (int, float)) and train["lr"] > 0, f"train.lr={train.get('lr')!r} must be > 0")
+    _validate_checkpoint_settings(train)
     lg = cfg.get("logger") or {}
     _check(lg.get("name") in LOGGERS, f"unknown logger {lg.get('name')!r}; allowed: {', '.join(LOGGERS)}")
     if lg.get("name") == "wandb":
@@ -90,6 +91,28 @@ def validate_config(cfg: dict) -> None:
            f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}")
     ckpt = model.get("checkpoint")
     _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
+
+
+def _validate_checkpoint_settings(train: dict) -> None:
+    from bench.checkpoint import parse_every
+
+    try:
+        parse_every(train.get("checkpoint_every"))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    keep = train.get("keep_checkpoints", False)
+    _check(isinstance(keep, bool), f"train.keep_checkpoints={keep!r} is not allowed: true or false")
+
+
+def run_checkpoint(cfg: dict, rid: str):
+    """Where run ``rid`` keeps its mid-run checkpoints and how often it writes them (``train.checkpoint_every``)."""
+    from bench.checkpoint import parse_every
+    from bench.train.resume import RunCheckpoint
+
+    paths = cfg["paths"]
+    root = Path(paths.get("checkpoints_dir") or Path(paths["root"]) / "checkpoints") / rid
+    return RunCheckpoint(root=root, every=parse_every(cfg["train"].get("checkpoint_every", "10min")),
+                         meta={"run_id": rid})
 
 
 # The dataset settings that define each dataset's test split (mnist1d generates train and test in one draw, so its
@@ -125,13 +148,20 @@ def build_logger(cfg: dict, rid: str, sweep: Optional[str]):
         return CSVLogger(save_dir=str(Path(paths["root"]) / "csv"), name=sweep or "runs", version=rid)
     from pytorch_lightning.loggers import WandbLogger
 
+    import wandb
+
     mode = os.environ.get("WANDB_MODE") or lg.get("mode", "offline")
     Path(paths["wandb_dir"]).mkdir(parents=True, exist_ok=True)
-    return WandbLogger(
+    # wandb's own console messages (run banners, history, sync hints) only with logger.verbose=true; its files are
+    # written either way
+    quiet = {} if lg.get("verbose") else {"silent": True, "quiet": True, "show_info": False, "show_warnings": False}
+    logger = WandbLogger(
         project=lg.get("project", "data-pruning"), entity=lg.get("entity"), group=lg.get("group") or sweep,
         name=rid, save_dir=str(paths["wandb_dir"]), mode=mode, job_type="train", tags=list(lg.get("tags") or []),
-        config=cfg, reinit="finish_previous",
+        config=cfg, reinit="finish_previous", settings=wandb.Settings(**quiet),
     )
+    logger._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb warns that it has no effect
+    return logger
 
 
 def close_logger(logger: Any, summary: dict) -> None:
@@ -169,6 +199,8 @@ class Scored:
 
 def score_stage(cfg: dict) -> Scored:
     """Build the dataset and the pool, and get the metric's scores through the shared score store."""
+    from bench.checkpoint import parse_every
+    from bench.console import sweep_bar_shown
     from bench.data import build_dataset, make_pool
     from bench.metrics import ScoreContext, compute_scores, metric_defaults
     from bench.results import NON_RESULT_KEYS, result_settings
@@ -186,11 +218,13 @@ def score_stage(cfg: dict) -> Scored:
                   if k not in NON_RESULT_KEYS["metric"]}
     device = resolve_device(cfg["train"].get("accelerator", "auto"))
     ctx = ScoreContext(splits=splits, pool=pool, params=params, seed=seed, device=device, model=probe_model,
-                       progress=bool(cfg["train"].get("progress_bar", True)))
+                       progress=bool(cfg["train"].get("progress_bar", True)) and not sweep_bar_shown())
     spec = {"dataset": result_settings(cfg)["dataset"], "pool": pool.fingerprint(), "metric": metric["name"],
             "params": key_params, "model": probe_model, "seed": seed}
+    store = ScoreStore(cfg["paths"]["scores_dir"])
+    ctx.checkpoint = store.partial(spec, parse_every(cfg["train"].get("checkpoint_every", "10min")))
     t0 = time.perf_counter()
-    scores, computed = compute_scores(metric["name"], ctx, ScoreStore(cfg["paths"]["scores_dir"]), spec)
+    scores, computed = compute_scores(metric["name"], ctx, store, spec)
     return Scored(splits, pool, scores, spec, computed, time.perf_counter() - t0, ctx.info)
 
 
@@ -234,53 +268,75 @@ def train_stage(cfg: dict, splits: Any, pool: Any, kept: np.ndarray, logger: Any
             prune["strategy"] if metric["name"] == "margin" and prune["strategy"] in ("keep_hard", "keep_easy")
             else None)
         return train_perceptron(splits, pool, kept, cfg["model"], cfg["train"], seed, rule=rule, keep=prune["keep"])
+    from bench.console import sweep_bar_shown
     from bench.train import train_student
 
-    return train_student(splits, pool, kept, cfg["model"], cfg["train"], seed, logger=logger, desc=rid)
+    train = {**cfg["train"], "progress_bar": False} if sweep_bar_shown() else cfg["train"]  # one bar: the sweep's
+    return train_student(splits, pool, kept, cfg["model"], train, seed, logger=logger, desc=rid,
+                         checkpoint=run_checkpoint(cfg, rid))
 
 
 def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     """Run one job from a resolved config dict; return its record (also written to ``paths.results_dir``).
 
     Bad settings raise ConfigError/DatasetError before any training. A run that fails in training (NaN loss...)
-    returns and writes a ``failed`` record with the reason.
+    returns and writes a ``failed`` record with the reason. An interrupted run resumes from its newest mid-run
+    checkpoint (``train.checkpoint_every``); SIGUSR1/SIGUSR2/SIGTERM save one and stop the job (see bench.checkpoint).
     """
-    from bench.prune import select
-    from bench.results import is_done, read_record, record_path, run_id, write_record
+    from bench.checkpoint import PreemptionGuard
+    from bench.console import run_line
+    from bench.results import is_done, read_record, record_path, run_id
 
     validate_config(cfg)
     rid = run_id(cfg)
     results_dir = Path(cfg["paths"]["results_dir"])
     sweep = cfg.get("sweep") or sweep
     if is_done(results_dir, rid) and not cfg.get("force"):
-        log.info("run %s already done (%s); skipping (force=true re-runs)", rid, record_path(results_dir, rid))
         rec = read_record(record_path(results_dir, rid))
         rec["skipped"] = True
+        run_line(rec, note="already done; skipped (force=true re-runs)")
         return rec
 
     t_start = time.perf_counter()
-    prune = cfg["prune"]
-    scored = score_stage(cfg)
-    splits, pool, scores = scored.splits, scored.pool, scored.scores
-    if scores is None:
-        kept = np.arange(len(pool))
-    else:
-        kept = select(scores, pool.y.numpy(), prune["keep"], prune["strategy"], int(cfg["seed"]),
-                      within=prune.get("within", "hard"), beta=prune.get("beta", 0.0), n_bins=prune.get("n_bins", 50))
-    record = new_record(cfg, rid, sweep, scored, kept)
-    if scored.info:  # e.g. memorization's held-out models per example: the resolution of its scores
-        record["extra"]["metric_info"] = scored.info
-    if prune["strategy"] == "stratified" and scores is not None:  # the CCS hard cut-off in force (beta=auto)
-        from bench.prune import resolve_beta
-        record["extra"]["prune_beta"] = resolve_beta(prune.get("beta", 0.0), prune["keep"])
-    if cfg.get("dry_run"):
-        record.update(status="dry_run", wall_time_s=time.perf_counter() - t_start)
-        log.info("dry run %s: pool %d, kept %d; nothing trained, no record written", rid, len(pool), kept.size)
-        return record
+    with PreemptionGuard():
+        scored = score_stage(cfg)
+        kept = select_stage(cfg, scored)
+        record = new_record(cfg, rid, sweep, scored, kept)
+        if scored.info:  # e.g. memorization's held-out models per example: the resolution of its scores
+            record["extra"]["metric_info"] = scored.info
+        prune = cfg["prune"]
+        if prune["strategy"] == "stratified" and scored.scores is not None:  # the CCS cut-off in force (beta=auto)
+            from bench.prune import resolve_beta
+            record["extra"]["prune_beta"] = resolve_beta(prune.get("beta", 0.0), prune["keep"])
+        if cfg.get("dry_run"):
+            record.update(status="dry_run", wall_time_s=time.perf_counter() - t_start)
+            log.info("dry run %s: pool %d, kept %d; nothing trained, no record written", rid, len(scored.pool),
+                     kept.size)
+            return record
+        return train_and_record(cfg, rid, sweep, record, scored, kept, t_start)
+
+
+def select_stage(cfg: dict, scored: Scored) -> np.ndarray:
+    """The kept pool positions: all of them for metric=none, else ``prune.strategy`` on the scores."""
+    from bench.prune import select
+
+    prune, pool = cfg["prune"], scored.pool
+    if scored.scores is None:
+        return np.arange(len(pool))
+    return select(scored.scores, pool.y.numpy(), prune["keep"], prune["strategy"], int(cfg["seed"]),
+                  within=prune.get("within", "hard"), beta=prune.get("beta", 0.0), n_bins=prune.get("n_bins", 50))
+
+
+def train_and_record(cfg: dict, rid: str, sweep: Optional[str], record: dict, scored: Scored, kept: np.ndarray,
+                     t_start: float) -> dict:
+    """Train, fill in and write ``record`` (ok or failed); then drop the run's checkpoints (unless
+    ``train.keep_checkpoints``) and print the run's line."""
+    from bench.console import run_line
+    from bench.results import write_record
 
     logger = build_logger(cfg, rid, sweep)
     try:
-        out = train_stage(cfg, splits, pool, kept, logger, rid)
+        out = train_stage(cfg, scored.splits, scored.pool, kept, logger, rid)
         record.update(status="ok", curve=out["curve"], epochs=out["epochs"], steps=out["steps"],
                       steps_floor_applied=bool(out.get("steps_floor_applied", False)),
                       **{k: out.get(k) for k in ("test_error", "test_accuracy", "test_loss", "train_error",
@@ -296,10 +352,12 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
         record["wall_time_s"] = time.perf_counter() - t_start
         close_logger(logger, {k: record[k] for k in ("status", "test_error", "test_accuracy", "test_loss",
                                                     "n_train", "noisy_kept", "run_id")})
-    path = write_record(results_dir, record)
+    path = write_record(Path(cfg["paths"]["results_dir"]), record)
     record["record_path"] = str(path)
-    log.info("run %s %s: test_error=%s n_train=%d -> %s", rid, record["status"], record["test_error"],
-             record["n_train"], path)
+    if not cfg["train"].get("keep_checkpoints", False):
+        run_checkpoint(cfg, rid).files.clear()
+    log.debug("run %s %s -> %s", rid, record["status"], path)
+    run_line(record)
     return record
 
 
@@ -329,7 +387,8 @@ def to_plain(cfg: Any) -> dict:
 
 def _quiet_lightning() -> None:
     for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda",
-                 "lightning_fabric.utilities.seed", "pytorch_lightning.trainer.connectors.signal_connector"):
+                 "lightning_fabric.utilities.seed", "pytorch_lightning.trainer.connectors.signal_connector",
+                 "pytorch_lightning.trainer.connectors.checkpoint_connector"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -345,16 +404,22 @@ def plain_config(cfg: Any) -> dict:
 
 
 def main_from_config(cfg: Any) -> Optional[float]:
+    from bench.console import report_setting_errors
+
     _quiet_lightning()
-    rec = run_pipeline(plain_config(cfg), sweep=_sweep_name())
+    rec = report_setting_errors(run_pipeline)(report_setting_errors(plain_config)(cfg), sweep=_sweep_name())
     return rec.get("test_error")
 
 
 def _hydra_main() -> None:
     import hydra
 
-    hydra.main(version_base="1.3", config_path="../conf", config_name="config")(main_from_config)()
+    conf = str(Path(__file__).resolve().parent.parent / "conf")
+    hydra.main(version_base="1.3", config_path=conf, config_name="config")(main_from_config)()
 
 
 if __name__ == "__main__":
-    _hydra_main()
+    # run the importable module's entry point, so that its exception classes are the ones the rest of bench knows
+    from bench.run import _hydra_main as _main
+
+    _main()

@@ -46,7 +46,10 @@ def score_from_config(cfg: dict) -> dict:
         raise ConfigError(f"export={export} is not allowed: use a .csv or .npy file name")
     if cfg["metric"]["name"] == "none":
         raise ConfigError("metric=none has no scores; choose a metric")
-    scored = score_stage(cfg)
+    from bench.checkpoint import PreemptionGuard
+
+    with PreemptionGuard():  # a signal saves the probe ensembles' progress, then stops (SLURM requeues)
+        scored = score_stage(cfg)
     summary = {"metric": cfg["metric"]["name"], "pool_size": len(scored.pool), "computed_now": scored.computed_now,
                "seconds": round(scored.seconds, 3), "stats": score_stats(scored.scores), "export": None}
     if export:
@@ -61,8 +64,10 @@ def score_from_config(cfg: dict) -> dict:
 def main_from_config(cfg: Any) -> Optional[float]:
     from bench.run import _quiet_lightning, plain_config
 
+    from bench.console import report_setting_errors
+
     _quiet_lightning()
-    score_from_config(plain_config(cfg))
+    report_setting_errors(score_from_config)(report_setting_errors(plain_config)(cfg))
     return None
 
 

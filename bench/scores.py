@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from filelock import FileLock
@@ -99,6 +99,13 @@ class ScoreStore:
         atomic_write_bytes(side, json.dumps(meta, indent=1, default=str).encode())
         return npy
 
+    def partial(self, spec: dict, every: Any = None) -> "EnsembleCheckpoint":
+        """Where the computation of ``spec``'s scores keeps its progress (probe ensembles' checkpoints), so a killed
+        scoring job continues where it stopped; removed once the scores are saved."""
+        from bench.checkpoint import EnsembleCheckpoint
+
+        return EnsembleCheckpoint(self.root / "partial" / self.key(spec), every)
+
     def load_info(self, spec: dict) -> dict:
         """The ``info`` dict the metric reported when these scores were computed ({} when none or unreadable)."""
         try:
@@ -127,6 +134,7 @@ class ScoreStore:
             if info:
                 extra["info"] = info
             self.save(spec, scores, extra=extra)
+            self.partial(spec).clear()
             return scores, True
 
     def _load_with_info(self, spec: dict, info: Optional[dict]) -> Optional[np.ndarray]:

@@ -60,7 +60,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="results/throughput")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     splits = build_dataset("mnist1d", n_train=max(args.pool_size, 20000), n_test=4000)
     pool = make_pool(splits, args.pool_size, 0)

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv and installs the harness with pinned torch/torchvision (x86_64 + Python 3.11 wheels).
+# pip warnings such as "Location 'file:///opt/pypi/simple/<pkg>/' is ignored" come from the machine's pip
+# configuration (`pip config list`: an extra-index-url of local file:// indexes that lack some packages), not from
+# the flags below; they are harmless.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

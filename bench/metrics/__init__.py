@@ -59,6 +59,8 @@ class ScoreContext:
     # Facts about the scores a metric reports (e.g. the resolution of its estimates); kept in the score file's
     # sidecar and in the run record's extra.metric_info. Not part of the cache key: it must follow from the rest.
     info: dict = field(default_factory=dict)
+    # Where probe ensembles save their progress (bench.checkpoint.EnsembleCheckpoint), or None: no resuming.
+    checkpoint: Optional[Any] = None
 
 
 def compute_scores(name: str, ctx: ScoreContext, store: Optional[ScoreStore], spec: dict) -> tuple[

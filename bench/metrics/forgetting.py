@@ -42,6 +42,14 @@ class ForgettingTracker:
         self.ever[r, c] |= cur
         self.seen[r, c] += 1
 
+    def state_dict(self) -> dict:
+        """The counters, for a checkpoint of the probe training (bench.metrics.probe)."""
+        return {k: getattr(self, k).cpu().clone() for k in ("prev", "ever", "forgot", "seen")}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in ("prev", "ever", "forgot", "seen"):
+            getattr(self, k).copy_(state[k])
+
     def scores(self, never_learned: float) -> torch.Tensor:
         """(n,) mean over members of forgetting counts, ``never_learned`` for examples never correct."""
         s = torch.where(self.ever, self.forgot.double(), torch.full_like(self.forgot, 0).double() + never_learned)

@@ -145,7 +145,7 @@ def grand_scores(ctx: ScoreContext) -> np.ndarray:
     members = [m.to(data.x.device) for m in members]
     if t > 0:
         members = train_ensemble(data, members, p, t, total, ctx.seed, "grand", progress=bool(ctx.progress),
-                                 desc="grand").members
+                                 desc="grand", checkpoint=ctx.checkpoint).members
     else:  # at initialisation BatchNorm normalises with batch statistics, as in training
         members = [with_pool_batch_statistics(m, data, int(p["batch_size"]), ctx.seed) for m in members]
     if chunk == 0:

@@ -9,6 +9,9 @@ pool; an element-wise optimiser (SGD, Adam, AdamW) on the stacked parameters is 
 BatchNorm works in train mode because its running statistics are stacked too. Models that ``vmap`` cannot run fall
 back (``vectorise: auto``) to training the members one after another on the same data streams; ``vectorise: false``
 forces that path. Both paths give the same models up to floating-point rounding (and dropout draws).
+Given a ``checkpoint`` (the score store's ``partial`` folder for the score being computed), the training saves its
+progress (each finished member; the member group in training every ``train.checkpoint_every`` and on a SLURM
+signal) and a rerun continues from it with the same models as an uninterrupted run.
 
 Shared probe settings (every training-based metric accepts them, see ``PROBE_DEFAULTS``):
 
@@ -21,9 +24,11 @@ Shared probe settings (every training-based metric accepts them, see ``PROBE_DEF
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -33,6 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from bench.checkpoint import active_guard
 from bench.models import create_model
 from bench.train.data import augment as batch_augment
 from bench.train.data import normalise
@@ -264,30 +270,21 @@ def train_ensemble(
     on_step: Optional[StepHook] = None,
     progress: bool = False,
     desc: str = "probe",
+    checkpoint: Any = None,
 ) -> Ensemble:
     """Train ``members`` for ``epochs`` epochs of a schedule that spans ``total_epochs``; return the Ensemble.
 
     ``subsets``: optional (K, N) boolean mask, member k trains on the pool positions where ``subsets[k]``; an
     "epoch" is one pass over the largest subset. Member k's data order and augmentation come from its own
-    generator seeded by (seed, tag, k), identical in the vectorised and the sequential path."""
+    generator seeded by (seed, tag, k), identical in the vectorised and the sequential path.
+    ``checkpoint`` (a bench.checkpoint.EnsembleCheckpoint): save progress there (every finished member, on its
+    schedule, on a signal) and continue from it, so that an interrupted scoring ends with the same models."""
     if epochs > total_epochs:
         raise MetricError(f"{desc}: scoring epoch {epochs} lies beyond total_epochs={total_epochs}")
     K, n = len(members), data.x.shape[0]
-    dev = data.x.device
-    if subsets is None:
-        subs = [torch.arange(n, device=dev)] * K
-    else:
-        subsets = np.asarray(subsets, dtype=bool)
-        if subsets.shape != (K, n):
-            raise ValueError(f"subsets has shape {subsets.shape}, expected {(K, n)}")
-        subs = [torch.from_numpy(np.flatnonzero(s)).to(dev) for s in subsets]
-        if min(s.numel() for s in subs) == 0:
-            raise MetricError(f"{desc}: a probe member got an empty subset of the pool")
-    bs = int(p["batch_size"])
-    spe = math.ceil(max(s.numel() for s in subs) / bs)
-    total_steps = spe * int(total_epochs)
-    members = [m.to(dev) for m in members]
-
+    subs = _member_subsets(subsets, K, n, data.x.device, desc)
+    spe = math.ceil(max(s.numel() for s in subs) / int(p["batch_size"]))
+    members = [m.to(data.x.device) for m in members]
     mode = str(p["vectorise"]).lower()
     vectorised = mode in ("auto", "true") and K > 1
     if vectorised and mode == "auto":
@@ -296,78 +293,222 @@ def train_ensemble(
             warnings.warn(f"{desc}: cannot train the {K} probe models vectorised ({err}); training them one after "
                           f"another instead", RuntimeWarning, stacklevel=2)
             vectorised = False
-
-    gen_dev = dev if dev.type == "cuda" else torch.device("cpu")
-
-    def gens_for(ks: Sequence[int]) -> list[torch.Generator]:
-        out = []
-        for k in ks:
-            g = torch.Generator(device=gen_dev)
-            g.manual_seed(derive_seed(seed, tag, "order", k))
-            out.append(g)
-        return out
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs * spe * (1 if vectorised else K), desc=f"{desc} ({K} models"
-                   f"{', vectorised' if vectorised else ''})", leave=False)
-
-    def run(ks: Sequence[int], step_fn: Callable, params_for_opt: dict, stacked: bool) -> None:
-        gens = gens_for(ks)
-        opt = _make_optimizer(_param_groups(params_for_opt, float(p["weight_decay"]), stacked), p)
-        step = 0
-        for epoch in range(epochs):
-            order, valid = _member_orders(gens, [subs[k] for k in ks], spe, bs)
-            loss_sum = torch.zeros((), device=dev)
-            for s in range(spe):
-                idx, w = _trim_last(order[:, s * bs:(s + 1) * bs], valid[:, s * bs:(s + 1) * bs])
-                xb = data.batch(idx.reshape(-1)).view(len(ks), idx.shape[1], *data.x.shape[1:])
-                if data.augment_kind != "none":
-                    xb = torch.stack([batch_augment(xb[j], data.augment_kind, gens[j]) for j in range(len(ks))])
-                yb = data.y[idx]
-                lr = lr_at(step, total_steps, p)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                logits = step_fn(xb)  # (k, b, C)
-                ce = F.cross_entropy(logits.flatten(0, 1).float(), yb.reshape(-1), reduction="none").view(yb.shape)
-                wf = w.float()
-                loss = ((ce * wf).sum(1) / wf.sum(1).clamp_min(1.0)).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loss_sum += loss.detach()
-                step += 1
-                if on_step is not None:
-                    on_step(list(ks), idx, w, logits.detach(), yb)
-                if bar is not None:
-                    bar.update(1)
-            if not bool(torch.isfinite(loss_sum)):
-                raise RuntimeError(f"{desc}: probe training loss became NaN or infinite in epoch {epoch + 1} "
-                                   f"(lower metric.lr?)")
-
+    loop = _ProbeLoop(data, p, subs, spe, epochs, spe * int(total_epochs), seed, tag, on_step, desc, vectorised)
+    loop.attach(checkpoint, progress)
     try:
         if vectorised:
-            params, buffers = torch.func.stack_module_state(members)
-            base = copy.deepcopy(members[0]).to("meta").train()
-            fwd = torch.func.vmap(lambda pr, bu, x: torch.func.functional_call(base, (pr, bu), (x,)),
-                                  randomness="different")
-            run(range(K), lambda xb: fwd(params, buffers, xb), params, stacked=True)
-            with torch.no_grad():
-                for k, m in enumerate(members):
-                    m.load_state_dict({**{n_: t[k] for n_, t in params.items()},
-                                       **{n_: t[k] for n_, t in buffers.items()}})
+            loop.train_vectorised(members)
         else:
-            for k, m in enumerate(members):
-                m.train()
-                run([k], lambda xb, m=m: m(xb[0]).unsqueeze(0), dict(m.named_parameters()), stacked=False)
+            loop.train_sequential(members)
     finally:
-        if bar is not None:
-            bar.close()
+        loop.close()
     for m in members:
         m.eval()
     return Ensemble(members, vectorised)
+
+
+def _member_subsets(subsets: Optional[np.ndarray], K: int, n: int, dev: torch.device, desc: str
+                    ) -> list[torch.Tensor]:
+    """Each member's pool positions (all of them without ``subsets``)."""
+    if subsets is None:
+        return [torch.arange(n, device=dev)] * K
+    subsets = np.asarray(subsets, dtype=bool)
+    if subsets.shape != (K, n):
+        raise ValueError(f"subsets has shape {subsets.shape}, expected {(K, n)}")
+    subs = [torch.from_numpy(np.flatnonzero(s)).to(dev) for s in subsets]
+    if min(s.numel() for s in subs) == 0:
+        raise MetricError(f"{desc}: a probe member got an empty subset of the pool")
+    return subs
+
+
+class _ProbeLoop:
+    """The training loop of ``train_ensemble``, with its checkpoints: a member group ``ks`` (all K when
+    vectorised, one member at a time otherwise) trains step by step; its state (parameters, optimiser, data
+    generators, the epoch's order, the global RNG, the step hook's counters) can be saved after any step."""
+
+    def __init__(self, data: PoolData, p: dict, subs: list, spe: int, epochs: int, total_steps: int, seed: int,
+                 tag: str, on_step: Optional[StepHook], desc: str, vectorised: bool) -> None:
+        self.data, self.p, self.subs, self.spe, self.epochs = data, p, subs, spe, epochs
+        self.total_steps, self.seed, self.tag, self.on_step, self.desc = total_steps, seed, tag, on_step, desc
+        self.vectorised, self.bs, self.K = vectorised, int(p["batch_size"]), len(subs)
+        self.gen_dev = data.x.device if data.x.device.type == "cuda" else torch.device("cpu")
+        self.files, self.every, self.resume, self.bar = None, None, None, None
+        self.finished: dict[int, dict] = {}
+        self._t_last = time.perf_counter()
+
+    def attach(self, checkpoint: Any, progress: bool) -> None:
+        """Use ``checkpoint`` (EnsembleCheckpoint or None), load the state to resume from, open the progress bar."""
+        hook_ok = self.on_step is None or hasattr(self.on_step, "state_dict")
+        if checkpoint is not None and hook_ok:  # a hook whose counters cannot be saved cannot be resumed
+            self.files, self.every = checkpoint.files(self.tag), checkpoint.every
+            self.resume = self._load()
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.epochs * self.spe * (1 if self.vectorised else self.K),
+                            desc=f"{self.desc} ({self.K} models{', vectorised' if self.vectorised else ''})",
+                            leave=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def _meta(self) -> dict:
+        return {"tag": self.tag, "K": self.K, "n": int(self.data.x.shape[0]), "spe": self.spe, "epochs": self.epochs,
+                "total_steps": self.total_steps, "vectorised": self.vectorised, "seed": int(self.seed)}
+
+    def _load(self) -> Optional[dict]:
+        found = self.files.latest(expect=self._meta())
+        if found is None:
+            return None
+        state = torch.load(found[0], map_location="cpu", weights_only=False)
+        self.finished = dict(state.get("finished") or {})
+        log.warning("%s: resuming the probe models from their checkpoint (%d of %d members finished, member group "
+                    "at step %s) in %s", self.desc, len(self.finished), self.K, state.get("step"), found[0])
+        return state
+
+    def gens_for(self, ks: Sequence[int]) -> list[torch.Generator]:
+        out = []
+        for k in ks:
+            g = torch.Generator(device=self.gen_dev)
+            g.manual_seed(derive_seed(self.seed, self.tag, "order", k))
+            out.append(g)
+        return out
+
+    def train_vectorised(self, members: list[nn.Module]) -> None:
+        params, buffers = torch.func.stack_module_state(members)
+        base = copy.deepcopy(members[0]).to("meta").train()
+        fwd = torch.func.vmap(lambda pr, bu, x: torch.func.functional_call(base, (pr, bu), (x,)),
+                              randomness="different")
+        self.run(list(range(self.K)), lambda xb: fwd(params, buffers, xb), params, stacked=True,
+                 tensors={**{f"p.{k}": v for k, v in params.items()}, **{f"b.{k}": v for k, v in buffers.items()}})
+        with torch.no_grad():
+            for k, m in enumerate(members):
+                m.load_state_dict({**{n_: t[k] for n_, t in params.items()},
+                                   **{n_: t[k] for n_, t in buffers.items()}})
+
+    def train_sequential(self, members: list[nn.Module]) -> None:
+        for k, m in enumerate(members):
+            if k in self.finished:  # trained before the interruption
+                m.load_state_dict(self.finished[k])
+                if self.bar is not None:
+                    self.bar.update(self.epochs * self.spe)
+                continue
+            m.train()
+            self.run([k], lambda xb, m=m: m(xb[0]).unsqueeze(0), dict(m.named_parameters()), stacked=False,
+                     tensors=m.state_dict(keep_vars=True))
+            self.finished[k] = {n_: t.detach().cpu().clone() for n_, t in m.state_dict().items()}
+            if self.files is not None and k < self.K - 1:  # save every finished member
+                self.save(None, [k + 1])
+
+    def run(self, ks: list[int], step_fn: Callable, params_for_opt: dict, stacked: bool, tensors: dict) -> None:
+        """Train member group ``ks`` from the start, or from the resume state when it is this group's."""
+        gens = self.gens_for(ks)
+        opt = _make_optimizer(_param_groups(params_for_opt, float(self.p["weight_decay"]), stacked), self.p)
+        pos = self._restore(ks, tensors, opt, gens)  # (epoch, step in epoch, steps done, order, valid, loss_sum)
+        epoch0, s0, step, order, valid, loss_sum = pos
+        guard = active_guard() if self.files is not None else None  # no checkpoints: a signal acts at once
+        with guard.training() if guard is not None else contextlib.nullcontext():
+            for epoch in range(epoch0, self.epochs):
+                if order is None:
+                    order, valid = _member_orders(gens, [self.subs[k] for k in ks], self.spe, self.bs)
+                    loss_sum = torch.zeros((), device=self.data.x.device)
+                for s in range(s0, self.spe):
+                    loss_sum += self._step(ks, step_fn, opt, gens, order, valid, s, step)
+                    step += 1
+                    if s + 1 < self.spe and self._due(step):
+                        self.save((ks, tensors, opt, gens, (epoch, s + 1, step, order, valid, loss_sum)), ks)
+                if not bool(torch.isfinite(loss_sum)):
+                    raise RuntimeError(f"{self.desc}: probe training loss became NaN or infinite in epoch "
+                                       f"{epoch + 1} (lower metric.lr?)")
+                order, valid, s0 = None, None, 0
+                if epoch + 1 < self.epochs and self._due(step):
+                    self.save((ks, tensors, opt, gens, (epoch + 1, 0, step, None, None, None)), ks)
+
+    def _step(self, ks: list[int], step_fn: Callable, opt: torch.optim.Optimizer, gens: list, order: torch.Tensor,
+              valid: torch.Tensor, s: int, step: int) -> torch.Tensor:
+        """One optimiser step of group ``ks`` on batch ``s`` of the epoch's order; its (detached) loss."""
+        data, bs = self.data, self.bs
+        idx, w = _trim_last(order[:, s * bs:(s + 1) * bs], valid[:, s * bs:(s + 1) * bs])
+        xb = data.batch(idx.reshape(-1)).view(len(ks), idx.shape[1], *data.x.shape[1:])
+        if data.augment_kind != "none":
+            xb = torch.stack([batch_augment(xb[j], data.augment_kind, gens[j]) for j in range(len(ks))])
+        yb = data.y[idx]
+        lr = lr_at(step, self.total_steps, self.p)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        logits = step_fn(xb)  # (k, b, C)
+        ce = F.cross_entropy(logits.flatten(0, 1).float(), yb.reshape(-1), reduction="none").view(yb.shape)
+        wf = w.float()
+        loss = ((ce * wf).sum(1) / wf.sum(1).clamp_min(1.0)).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if self.on_step is not None:
+            self.on_step(list(ks), idx, w, logits.detach(), yb)
+        if self.bar is not None:
+            self.bar.update(1)
+        return loss.detach()
+
+    def _due(self, step: int) -> bool:
+        if self.files is None:
+            return False
+        guard = active_guard()
+        if guard is not None and guard.requested is not None:
+            return True
+        return self.every is not None and self.every.due(step, self.spe, time.perf_counter() - self._t_last)
+
+    def save(self, live: Optional[tuple], ks: list[int]) -> None:
+        """Write the finished members and, when ``live`` = (ks, tensors, opt, gens, position) is given, the state
+        of the group in training; then pass on a pending signal (see bench.checkpoint.PreemptionGuard)."""
+        state: dict = {"finished": self.finished, "group": None, "step": None, "rng": _rng_state(),
+                       "hook": self.on_step.state_dict() if self.on_step is not None else None}
+        if live is not None:
+            ks_, tensors, opt, gens, (epoch, s, step, order, valid, loss_sum) = live
+            state.update(group=list(ks_), step=step, position=(epoch, s, step), order=order, valid=valid,
+                         loss_sum=loss_sum, tensors={k: v.detach().cpu().clone() for k, v in tensors.items()},
+                         opt=opt.state_dict(), gens=[g.get_state() for g in gens])
+        self.files.save(len(self.finished) * self.total_steps + (state["step"] or 0),
+                        lambda path: torch.save(state, path), self._meta())
+        self._t_last = time.perf_counter()
+        guard = active_guard()
+        if guard is not None and guard.requested is not None:
+            guard.after_checkpoint()
+
+    def _restore(self, ks: list[int], tensors: dict, opt: torch.optim.Optimizer, gens: list) -> tuple:
+        """Load the resume state into the group ``ks`` when it was saved for that group; its loop position."""
+        st = self.resume
+        if st is None or st.get("group") not in (None, list(ks)):
+            return 0, 0, 0, None, None, None
+        self.resume = None  # the first group trained after a resume: the interrupted one, or the next member
+        _set_rng_state(st["rng"])
+        if self.on_step is not None and st.get("hook") is not None:
+            self.on_step.load_state_dict(st["hook"])
+        if st.get("group") is None:
+            return 0, 0, 0, None, None, None
+        with torch.no_grad():
+            for k, t in tensors.items():
+                t.copy_(st["tensors"][k].to(t.device))
+        opt.load_state_dict(st["opt"])
+        for g, gs in zip(gens, st["gens"]):
+            g.set_state(gs)
+        epoch, s, step = st["position"]
+        dev = self.data.x.device
+        if self.bar is not None:
+            self.bar.update(step)
+        move = (lambda t: None if t is None else t.to(dev))
+        return epoch, s, step, move(st["order"]), move(st["valid"]), move(st["loss_sum"])
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def train_probe_ensemble(ctx: Any, metric: str, p: dict, n_models: int, epochs: int, total_epochs: int,
@@ -377,5 +518,5 @@ def train_probe_ensemble(ctx: Any, metric: str, p: dict, n_models: int, epochs: 
     data = data or pool_data(ctx, metric, use_augment=bool(p["augment"]))
     members = build_members(ctx.model, data.num_classes, data.input_shape, n_models, ctx.seed, tag)
     ens = train_ensemble(data, members, p, epochs, total_epochs, ctx.seed, tag, subsets=subsets, on_step=on_step,
-                         progress=bool(ctx.progress), desc=metric)
+                         progress=bool(ctx.progress), desc=metric, checkpoint=getattr(ctx, "checkpoint", None))
     return ens, data

@@ -12,6 +12,7 @@ here is 0: no floor). After training, one eval-mode pass over the kept examples 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -23,10 +24,12 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from bench.checkpoint import active_guard
 from bench.data import Pool, Splits
 from bench.models import create_model
 from bench.train.data import TensorBatches, folder_loader
 from bench.train.module import LitClassifier, NonFiniteLossError  # noqa: F401  (re-exported)
+from bench.train.resume import Checkpointer, RunCheckpoint, resume_path
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
     lr_per_256=False, momentum=0.9, nesterov=True, weight_decay=5e-4, decay_norm_and_bias=False,
     schedule="cosine", warmup=0.0, milestones=[], gamma=0.1, label_smoothing=0.0, n_evals=None,
     accelerator="auto", precision="auto", channels_last="auto", num_workers=4, progress_bar=True,
-    deterministic=False, num_threads=None,
+    deterministic=False, num_threads=None, checkpoint_every="10min", keep_checkpoints=False,
 )
 BUDGETS = ("epochs", "steps")
 
@@ -181,9 +184,13 @@ def train_student(
     logger: Any = None,
     callbacks: Optional[list] = None,
     desc: str = "train",
+    checkpoint: Optional[RunCheckpoint] = None,
 ) -> dict:
     """Train ``model_cfg`` on ``pool`` positions ``kept``; return final test metrics, the final error and loss on
-    the kept set (``train_error`` / ``train_loss``), curve, step counts (``min_steps`` floor included) and cost."""
+    the kept set (``train_error`` / ``train_loss``), curve, step counts (``min_steps`` floor included) and cost.
+
+    ``checkpoint``: write mid-run checkpoints there and resume from the newest intact one (``extra.checkpoint`` in
+    the output says how many were written, their cost, and the step the run resumed from)."""
     cfg = {**TRAIN_DEFAULTS, **train_cfg}
     device = resolve_device(cfg["accelerator"])
     precision = resolve_precision(cfg["precision"], device)
@@ -202,8 +209,10 @@ def train_student(
         schedule=cfg["schedule"], warmup=cfg["warmup"], milestones=tuple(cfg["milestones"] or ()),
         gamma=cfg["gamma"], label_smoothing=cfg["label_smoothing"], total_steps=total_steps, steps_per_epoch=spe,
         check_finite_every=1 if device.type == "cpu" else 25, channels_last=channels_last)
-    steps, wall = _fit(lit, cfg, device, precision, total_steps, spe, train_batches, test_batches, logger,
-                       callbacks, desc)
+    if checkpoint is not None:
+        checkpoint.meta.update(total_steps=total_steps, steps_per_epoch=spe, n_kept=n_kept)
+    steps, wall, ck = _fit(lit, cfg, device, precision, total_steps, spe, (train_batches, test_batches), logger,
+                           callbacks, desc, checkpoint)
     train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
     final = lit.curve[-1]
     return {
@@ -214,29 +223,50 @@ def train_student(
         "steps_floor_applied": total_steps > own_steps, "train_seconds": wall,
         "examples_per_second": steps / spe * n_kept / max(wall, 1e-9),  # epochs run x kept examples
         "device": str(device), "precision": precision, "channels_last": channels_last, "lr": lr,
-        "model": lit.model,
+        "model": lit.model, "extra": {"checkpoint": ck} if ck else {},
     }
 
 
 def _fit(lit: LitClassifier, cfg: dict, device: torch.device, precision: str, total_steps: int, spe: int,
-         train_batches: Any, test_batches: Any, logger: Any, callbacks: Optional[list], desc: str) -> tuple[int, float]:
-    """Run the Lightning loop for ``total_steps`` with ``n_evals`` test evaluations; (steps run, seconds)."""
+         batches: tuple, logger: Any, callbacks: Optional[list], desc: str,
+         checkpoint: Optional[RunCheckpoint] = None) -> tuple[int, float, Optional[dict]]:
+    """Run the Lightning loop for ``total_steps`` with ``n_evals`` test evaluations, resuming from ``checkpoint``'s
+    newest intact file; (steps run, training seconds, checkpoint stats or None)."""
+    train_batches, test_batches = batches
     n_evals = int(cfg["n_evals"] or cfg["epochs"])
     val_every = max(1, total_steps // max(1, n_evals))
     progress = [StepProgress(total_steps, desc)] if cfg["progress_bar"] else []
+    ckpt = Checkpointer(checkpoint, train_batches, spe, total_steps, val_every) if checkpoint is not None else None
+    resume = resume_path(checkpoint)
+    if resume is not None:
+        log.warning("run %s: resuming from its checkpoint at step %d of %d (%s)", desc, resume[1], total_steps,
+                    resume[0])
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec).*")
+        warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec|dataloader is"
+                                                  " not resumable).*")
         trainer = pl.Trainer(
             accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision,
             max_steps=total_steps, max_epochs=-1, val_check_interval=val_every, check_val_every_n_epoch=None,
             num_sanity_val_steps=0, logger=logger if logger is not None else False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            deterministic=bool(cfg["deterministic"]), callbacks=(callbacks or []) + progress,
-            log_every_n_steps=max(1, spe),
+            deterministic=bool(cfg["deterministic"]), callbacks=(callbacks or []) + progress + ([ckpt] if ckpt else []),
+            log_every_n_steps=max(1, spe), plugins=_cluster_plugins(),
         )
         t0 = time.perf_counter()
-        trainer.fit(lit, train_dataloaders=train_batches, val_dataloaders=test_batches)
+        guard = active_guard() if ckpt is not None else None  # without checkpoints a signal acts at once
+        with guard.training() if guard is not None else contextlib.nullcontext():
+            trainer.fit(lit, train_dataloaders=train_batches, val_dataloaders=test_batches,
+                        ckpt_path=str(resume[0]) if resume else None, weights_only=False)
         if not lit.curve or lit.curve[-1]["step"] != trainer.global_step:
             trainer.validate(lit, dataloaders=test_batches, verbose=False)
-        wall = time.perf_counter() - t0
-    return int(trainer.global_step), wall
+        wall = (ckpt.prior_train_seconds if ckpt is not None else 0.0) + time.perf_counter() - t0
+    stats = None if ckpt is None else {"saved": ckpt.saved, "save_seconds": round(ckpt.save_seconds, 4),
+                                       "resumed_from_step": resume[1] if resume else None}
+    return int(trainer.global_step), wall, stats
+
+
+def _cluster_plugins() -> list:
+    """Under SLURM, Lightning must not requeue the job itself (submitit does, and our checkpoints resume it)."""
+    from lightning_fabric.plugins.environments import SLURMEnvironment
+
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []

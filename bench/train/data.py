@@ -2,7 +2,8 @@
 
 ``TensorBatches`` holds the kept examples on the training device and yields index slices: no per-example Python
 in the hot loop. Each batch is ``(x, y, pos)`` with ``pos`` the batch's positions in the kept subset, so metrics
-that track examples across training (forgetting) need no extra pass.
+that track examples across training (forgetting) need no extra pass. Both training streams can continue an epoch
+after a mid-run checkpoint (``state_after(batch_idx)`` / ``load_state_dict``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from typing import Iterator, Optional, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def normalise(x: torch.Tensor, mean: Optional[Sequence[float]], std: Optional[Sequence[float]]) -> torch.Tensor:
@@ -86,16 +87,39 @@ class TensorBatches:
         self.resize = int(resize) if resize and x.ndim == 4 else None
         self.gen = torch.Generator(device=x.device if x.device.type == "cuda" else "cpu")
         self.gen.manual_seed(int(seed))
+        self._order: Optional[torch.Tensor] = None  # the epoch being iterated
+        self._gen_after: dict[int, torch.Tensor] = {}  # batch index -> generator state after that batch
+        self._resume: Optional[dict] = None
 
     def __len__(self) -> int:
         return math.ceil(self.x.shape[0] / self.batch_size)
 
+    def state_after(self, batch_idx: int) -> dict:
+        """The stream's state once batch ``batch_idx`` of the current epoch has been used: what ``load_state_dict``
+        needs to continue with batch ``batch_idx + 1`` (or the next epoch), exactly as an uninterrupted run would."""
+        start = (batch_idx + 1) * self.batch_size
+        done = start >= self.x.shape[0]
+        return {"order": None if done or self._order is None else self._order.cpu(), "start": 0 if done else start,
+                "gen": self._gen_after[batch_idx].clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state_after(...)`` at the next ``iter()``."""
+        self._resume = state
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         n = self.x.shape[0]
         dev = self.x.device
-        order = (torch.randperm(n, generator=self.gen, device=self.gen.device).to(dev) if self.shuffle
-                 else torch.arange(n, device=dev))
-        for i in range(0, n, self.batch_size):
+        resume, self._resume = self._resume, None
+        if resume is not None:
+            self.gen.set_state(resume["gen"])
+        start = resume["start"] if resume is not None and resume["order"] is not None else 0
+        if start:
+            order = resume["order"].to(dev)
+        else:
+            order = (torch.randperm(n, generator=self.gen, device=self.gen.device).to(dev) if self.shuffle
+                     else torch.arange(n, device=dev))
+        self._order, self._gen_after = order, {}
+        for i in range(start, n, self.batch_size):
             pos = order[i:i + self.batch_size]
             xb = normalise(self.x[pos], self.mean, self.std)
             xb = augment(xb, self.augment_kind, self.gen)
@@ -104,6 +128,10 @@ class TensorBatches:
                                                      align_corners=False)
             if self.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
+            if self.shuffle:  # a few states back suffice: the training loop prefetches one batch
+                b = i // self.batch_size
+                self._gen_after[b] = self.gen.get_state()
+                self._gen_after.pop(b - 4, None)
             yield xb, self.y[pos], pos
 
 
@@ -121,10 +149,50 @@ class IndexedSubset(Dataset):
         return x, self.labels[i], i
 
 
+class ResumableSampler(Sampler):
+    """Positions 0..n-1, shuffled once per epoch by its own generator; an epoch can start part-way (a resume)."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n = int(n)
+        self.gen = torch.Generator()
+        self.gen.manual_seed(int(seed))
+        self.epoch_start = self.gen.get_state()
+        self.after_draw = self.epoch_start
+        self._resume: Optional[dict] = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        resume, self._resume = self._resume, None
+        if resume is not None:
+            self.gen.set_state(resume["gen"])
+        self.epoch_start = self.gen.get_state()
+        order = torch.randperm(self.n, generator=self.gen)
+        self.after_draw = self.gen.get_state()
+        yield from order[(resume or {}).get("skip", 0):].tolist()
+
+
+class FolderBatches(DataLoader):
+    """A DataLoader over a folder dataset that can continue an epoch after a checkpoint: the same examples in the
+    same order (the workers' augmentation draws differ from an uninterrupted run)."""
+
+    def state_after(self, batch_idx: int) -> dict:
+        skip = (batch_idx + 1) * int(self.batch_size)
+        sampler = self.sampler
+        if skip >= len(sampler):
+            return {"gen": sampler.after_draw.clone(), "skip": 0}
+        return {"gen": sampler.epoch_start.clone(), "skip": skip}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler._resume = state
+
+
 def folder_loader(dataset: Dataset, ids: Sequence[int], labels: torch.Tensor, batch_size: int, shuffle: bool,
                   num_workers: int, seed: int = 0) -> DataLoader:
-    gen = torch.Generator()
-    gen.manual_seed(int(seed))
-    return DataLoader(IndexedSubset(dataset, ids, labels), batch_size=batch_size, shuffle=shuffle,
-                      num_workers=num_workers, pin_memory=torch.cuda.is_available(),
-                      persistent_workers=num_workers > 0, generator=gen, drop_last=False)
+    subset = IndexedSubset(dataset, ids, labels)
+    common = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=torch.cuda.is_available(),
+                  persistent_workers=num_workers > 0, drop_last=False)
+    if shuffle:
+        return FolderBatches(subset, sampler=ResumableSampler(len(subset), seed), **common)
+    return DataLoader(subset, shuffle=False, **common)
