@@ -58,18 +58,22 @@ class ComputeFit:
 
 
 def utility_term(S, e, tau: float) -> np.ndarray:
-    """``u(S, e; tau)`` of the module docstring, element-wise (``S``, ``e`` > 0)."""
+    """``u(S, e; tau)`` of the module docstring, element-wise (``S``, ``e`` > 0).
+
+    The decayed sum over full passes is a cumulative sum computed once per call (O(passes + runs)).
+    """
     S, e = np.broadcast_arrays(np.asarray(S, float), np.asarray(e, float))
     k = np.floor(e / S).astype(int)
-    out = np.log(np.where(k >= 1, S, e))
     kmax = int(k.max()) if k.size else 0
-    for j in range(1, kmax + 1):  # full passes 2..k contribute their decayed log((j+1)/j)
-        d = 0.5 ** (j / tau)
-        full = k > j
-        out = out + np.where(full, d * math.log((j + 1) / j), 0.0)
-        part = (k == j) & (e > j * S)
-        out = out + np.where(part, d * np.log(np.maximum(e, 1e-300) / (j * S)), 0.0)
-    return out
+    j = np.arange(1, kmax + 1)
+    decay = 0.5 ** (j / tau)                                            # d_j, j = 1..kmax
+    full = np.concatenate([[0.0], np.cumsum(decay * np.log((j + 1) / j))])  # sum_{i<=m} d_i log((i+1)/i)
+    out = np.log(np.where(k >= 1, S, e))
+    done = np.clip(k - 1, 0, None)                                      # full passes after the first: 2..k
+    out = out + np.where(k >= 2, full[done], 0.0)
+    dk = np.where(k >= 1, 0.5 ** (np.maximum(k, 1) / tau), 0.0)
+    partial = (k >= 1) & (e > k * S)
+    return out + np.where(partial, dk * np.log(np.maximum(e, 1e-300) / np.maximum(k * S, 1e-300)), 0.0)
 
 
 def predict_error(fit: ComputeFit | dict, S, e) -> np.ndarray:
@@ -77,55 +81,65 @@ def predict_error(fit: ComputeFit | dict, S, e) -> np.ndarray:
     return f["a"] * np.exp(f["b"] * utility_term(S, e, f["tau"]))
 
 
-def _lstsq(u: np.ndarray, ly: np.ndarray) -> tuple[float, float, float]:
-    A = np.column_stack([np.ones_like(u), u])
-    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
-    r = ly - A @ coef
-    return float(coef[0]), float(coef[1]), float(r @ r)
+def _utility_matrix(S: np.ndarray, e: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """``u`` for every (tau, run): shape (len(taus), len(S))."""
+    return np.stack([utility_term(S, e, t) for t in taus])
+
+
+def _best_tau(U: np.ndarray, ly: np.ndarray) -> tuple[int, float, float, float]:
+    """Closed-form simple regression of ``ly`` on every row of ``U``; (row, log a, b, rss) of the best row."""
+    um = U.mean(axis=1, keepdims=True)
+    du, dy = U - um, ly - ly.mean()
+    var = (du * du).sum(axis=1)
+    b = np.where(var > 0, (du * dy).sum(axis=1) / np.where(var > 0, var, 1.0), 0.0)
+    rss = ((dy - b[:, None] * du) ** 2).sum(axis=1)
+    i = int(np.argmin(rss))
+    return i, float(ly.mean() - b[i] * um[i, 0]), float(b[i]), float(rss[i])
+
+
+def _clean_runs(S, e, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    S, e, y = (np.asarray(v, float).ravel() for v in (S, e, y))
+    ok = np.isfinite(S) & np.isfinite(e) & np.isfinite(y) & (S > 0) & (e > 0) & (y > 0)
+    return S[ok], e[ok], y[ok]
+
+
+def _fit(U: np.ndarray, ly: np.ndarray, taus: np.ndarray, res: ComputeFit) -> ComputeFit:
+    i, la, b, rss = _best_tau(U, ly)
+    res.a, res.b, res.tau, res.rss = math.exp(la), b, float(taus[i]), rss
+    res.status = "tau_at_grid_edge" if i in (0, len(taus) - 1) else "ok"
+    return res
 
 
 def fit_compute_law(S, e, y, taus: np.ndarray = TAU_GRID) -> ComputeFit:
     """Least-squares ``(a, b, tau)`` on log errors; ``tau`` on a grid, ``(log a, b)`` in closed form per ``tau``."""
-    S, e, y = (np.asarray(v, float).ravel() for v in (S, e, y))
-    ok = np.isfinite(S) & np.isfinite(e) & np.isfinite(y) & (S > 0) & (e > 0) & (y > 0)
-    S, e, y = S[ok], e[ok], y[ok]
-    cells = len(set(zip(S.round(6), e.round(6))))
-    res = ComputeFit(n_obs=len(y), n_cells=cells)
-    if cells < 4 or len(np.unique(S)) < 2:
+    S, e, y = _clean_runs(S, e, y)
+    res = ComputeFit(n_obs=len(y), n_cells=len(set(zip(S.round(6), e.round(6)))))
+    if res.n_cells < 4 or len(np.unique(S)) < 2:
         return res
-    ly = np.log(y)
-    best = None
-    for tau in taus:
-        la, b, rss = _lstsq(utility_term(S, e, tau), ly)
-        if best is None or rss < best[3] - 1e-12:
-            best = (la, b, tau, rss)
-    la, b, tau, rss = best
-    res.a, res.b, res.tau, res.rss, res.status = math.exp(la), b, float(tau), rss, "ok"
-    if tau in (taus[0], taus[-1]):
-        res.status = "tau_at_grid_edge"
-    return res
+    return _fit(_utility_matrix(S, e, taus), np.log(y), taus, res)
 
 
-def _resample(S, e, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs resampled with replacement within each (S, e) cell."""
-    idx = []
+def _cell_members(S: np.ndarray, e: np.ndarray) -> list[np.ndarray]:
     keys = np.stack([S, e], axis=1)
-    for cell in np.unique(keys, axis=0):
-        members = np.flatnonzero((keys == cell).all(axis=1))
-        idx.append(rng.choice(members, size=len(members), replace=True))
-    i = np.concatenate(idx)
-    return S[i], e[i], y[i]
+    return [np.flatnonzero((keys == c).all(axis=1)) for c in np.unique(keys, axis=0)]
 
 
-def bootstrap_compute_law(S, e, y, n_boot: int = 200, ci: float = 0.95, seed: int = 0) -> ComputeFit:
-    """:func:`fit_compute_law` plus percentile intervals on ``b`` and ``tau`` from ``n_boot`` resamples."""
-    S, e, y = (np.asarray(v, float).ravel() for v in (S, e, y))
-    fit = fit_compute_law(S, e, y)
+def bootstrap_compute_law(S, e, y, n_boot: int = 200, ci: float = 0.95, seed: int = 0,
+                          taus: np.ndarray = TAU_GRID) -> ComputeFit:
+    """:func:`fit_compute_law` plus percentile intervals on ``b`` and ``tau``: runs resampled within each (S, e)
+    cell ``n_boot`` times (the utility matrix is computed once and re-indexed)."""
+    S, e, y = _clean_runs(S, e, y)
+    fit = fit_compute_law(S, e, y, taus)
     if fit.status == "insufficient_data" or n_boot <= 0:
         return fit
-    rng = np.random.default_rng(seed)
-    reps = [fit_compute_law(*_resample(S, e, y, rng)) for _ in range(n_boot)]
-    bs = np.array([[r.b, r.tau] for r in reps if np.isfinite(r.b)])
+    U, ly, rng = _utility_matrix(S, e, taus), np.log(y), np.random.default_rng(seed)
+    cells = _cell_members(S, e)
+    bs = []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in cells])
+        i, _, b, _ = _best_tau(U[:, idx], ly[idx])
+        bs.append((b, taus[i]))
+    bs = np.array(bs)
     q = [(1 - ci) / 2, 1 - (1 - ci) / 2]
     fit.b_lo, fit.b_hi = (float(v) for v in np.quantile(bs[:, 0], q))
     fit.tau_lo, fit.tau_hi = (float(v) for v in np.quantile(bs[:, 1], q))

@@ -212,7 +212,7 @@ def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
         "class_balance": fr.class_balance(ok),
-        "compute": cp.fit_compute_laws(ok, n_boot=min(n_boot, 100), seed=seed),
+        "compute": cp.fit_compute_laws(ok, n_boot=n_boot, seed=seed),
     }
 
 
