@@ -317,10 +317,11 @@ def _summary_table(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFr
         row = {k: _f(r[k], "g") for k in keys}
         row["n range (fitted)"] = (f"{_f(r['x_min'], 'g')}–{_f(r['x_max'], 'g')} "
                                    f"({_f(r['fit_x_min'], 'g')}–{_f(r['fit_x_max'], 'g')}, {_f(r['fit_points'], 'g')} n)")
-        row["error at max n"] = _f(r["best_error_at_x_max"], ".4f")
-        row["gain vs random at n"] = ("" if pd.isna(r["gain"]) else f"{r['gain']:+.4f}" + (
-            f" [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]" if pd.notna(r["gain_lo"]) else "")
-            + f" @ {_f(r['gain_x'], 'g')}")
+        row["at n: error vs random (keep)"] = ("" if pd.isna(r["gain"]) else
+                                             f"{_f(r['gain_x'], 'g')}: {r['gain_error']:.4f} vs "
+                                             f"{r['gain_baseline_error']:.4f} (k={_f(r['gain_keep'], 'g')})")
+        row["gain vs random"] = ("" if pd.isna(r["gain"]) else f"{r['gain']:+.4f}" + (
+            f" [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]" if pd.notna(r["gain_lo"]) else ""))
         row["better / worse (of n)"] = (f"{int(r['n_better'])} / {int(r['n_worse'])} (of {int(r['n_shared_x'])})"
                                         if r["n_shared_x"] else "")
         row["ν [95% CI]"] = _nu_cell(r) if pd.notna(r.get("fit_status")) else ""
@@ -347,7 +348,7 @@ def _best_keep_table(gains: pd.DataFrame, ctx_cols: Sequence[str], max_cols: int
     """Per (metric, strategy) row and up to ``max_cols`` n columns: best keep, error and gain."""
     if gains is None or gains.empty:
         return pd.DataFrame()
-    xs = np.sort(gains["x"].unique())
+    xs = np.sort(vd.pruned_gains(gains)["x"].unique())  # the n where pruning is in play
     if len(xs) > max_cols:
         xs = xs[np.unique(np.round(np.linspace(0, len(xs) - 1, max_cols)).astype(int))]
     keys = [c for c in ("dataset", "model", *ctx_cols, "metric", "strategy") if c in gains.columns]

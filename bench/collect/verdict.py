@@ -100,7 +100,7 @@ def gains_vs_baseline(frontier: pd.DataFrame, baseline: str = "random", *, ci: f
     return pd.DataFrame(rows)
 
 
-def _pruned(gains: pd.DataFrame) -> pd.DataFrame:
+def pruned_gains(gains: pd.DataFrame) -> pd.DataFrame:
     """Gain rows where at least one side prunes (both at keep 1 is the same full pool: no comparison)."""
     p = gains.loc[(gains["keep"] < 1) | (gains["baseline_keep"] < 1)]
     return p if len(p) else gains
@@ -109,10 +109,13 @@ def _pruned(gains: pd.DataFrame) -> pd.DataFrame:
 def _gain_summary(gains: pd.DataFrame) -> dict:
     """The gain at the largest n where pruning is in play, and at how many n it is clearly +/-."""
     if gains.empty:
-        return {"gain_x": math.nan, "gain": math.nan, "gain_lo": math.nan, "gain_hi": math.nan,
+        return {"gain_x": math.nan, "gain_keep": math.nan, "gain_error": math.nan, "gain_baseline_error": math.nan,
+                "gain": math.nan, "gain_lo": math.nan, "gain_hi": math.nan,
                 "n_shared_x": 0, "n_better": 0, "n_worse": 0}
-    last = _pruned(gains).sort_values("x").iloc[-1]
-    return {"gain_x": last["x"], "gain": last["gain"], "gain_lo": last["gain_lo"], "gain_hi": last["gain_hi"],
+    last = pruned_gains(gains).sort_values("x").iloc[-1]
+    return {"gain_x": last["x"], "gain_keep": last["keep"], "gain_error": last["error"],
+            "gain_baseline_error": last["baseline_error"],
+            "gain": last["gain"], "gain_lo": last["gain_lo"], "gain_hi": last["gain_hi"],
             "n_shared_x": len(gains), "n_better": int((gains["gain_lo"] > 0).sum()),
             "n_worse": int((gains["gain_hi"] < 0).sum())}
 
@@ -191,7 +194,7 @@ def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
     if gains.empty or rules.empty:
         parts.append(f"no rule to compare with {baseline} pruning.")
     else:
-        pruned = _pruned(gains)
+        pruned = pruned_gains(gains)
         xmax = pruned["x"].max()
         top = pruned.loc[pruned["x"] == xmax].sort_values("error").iloc[0]
         sig = ("better than" if top["gain_lo"] > 0 else "worse than" if top["gain_hi"] < 0
