@@ -11,6 +11,8 @@ Scores follow the harness convention: higher = harder / more informative. Every 
   split the remaining score range into ``n_bins`` equal-width bins, and spread the budget evenly across bins,
   filling the smallest bins first (a bin gives all it has when it holds fewer than its share); random within a bin.
   ``beta="auto"`` (the default) makes the hard cut-off follow the keep fraction (``ccs_beta``).
+- ``infobatch`` (dynamic, ``DYNAMIC_STRATEGIES``): the static ``prune.static`` selection here, then InfoBatch prunes
+  during training (``bench/train/dynamic.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from typing import Optional
 import numpy as np
 
 STRATEGIES = ("keep_hard", "keep_easy", "class_balanced", "stratified")
+# Strategies that prune during training (bench/train/dynamic.py), on the kept set of a static selection:
+# ``prune.static`` (one of STRATEGIES) picks that set from the metric's scores when prune.keep < 1.
+DYNAMIC_STRATEGIES = ("infobatch",)
+
+
+def static_strategy(prune: dict) -> str:
+    """The selection strategy that picks the kept set: ``prune.strategy``, or ``prune.static`` (default keep_hard)
+    under a dynamic strategy."""
+    strategy = prune.get("strategy")
+    return prune.get("static", "keep_hard") if strategy in DYNAMIC_STRATEGIES else strategy
 
 # CCS's hard cut-off beta as a function of the keep fraction, as (keep, beta) anchors, linear in between.
 # Zheng et al. (2023) choose beta per dataset and pruning rate by grid search, larger for more aggressive pruning.

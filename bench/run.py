@@ -36,7 +36,7 @@ def validate_config(cfg: dict) -> None:
     from bench.data import DATASETS
     from bench.metrics import METRICS
     from bench.models import MODELS
-    from bench.prune import STRATEGIES
+    from bench.prune import DYNAMIC_STRATEGIES, STRATEGIES
     from bench.train import BUDGETS
     from bench.train.data import AUGMENTS
 
@@ -45,7 +45,8 @@ def validate_config(cfg: dict) -> None:
         name = sub.get("name")
         _check(name in registry, f"unknown {group} {name!r}; allowed: {', '.join(registry.names())}")
     strategy = prune.get("strategy")
-    _check(strategy in STRATEGIES, f"unknown prune.strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
+    allowed = STRATEGIES + DYNAMIC_STRATEGIES
+    _check(strategy in allowed, f"unknown prune.strategy {strategy!r}; allowed: {', '.join(allowed)}")
     keep = prune.get("keep")
     _check(isinstance(keep, (int, float)) and not isinstance(keep, bool) and 0.0 < keep <= 1.0,
            f"prune.keep={keep!r} is not allowed: it must lie in (0, 1]")
@@ -91,6 +92,39 @@ def validate_config(cfg: dict) -> None:
            f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}")
     ckpt = model.get("checkpoint")
     _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
+    if strategy in DYNAMIC_STRATEGIES:
+        _validate_dynamic(prune, ds, model, train)
+
+
+def _validate_dynamic(prune: dict, ds: dict, model: dict, train: dict) -> None:
+    """``prune.strategy=infobatch``: a static strategy for the kept set, ratio in [0, 1), delta in (0, 1], a trained
+    student, and (when the pool size is known here) a kept set of at least one batch."""
+    from bench.prune import STRATEGIES
+    from bench.train.infobatch import validate_infobatch
+
+    static = prune.get("static", "keep_hard")
+    _check(static in STRATEGIES, f"prune.static={static!r} is not allowed under prune.strategy=infobatch: the static "
+                                 f"selection of the kept set; allowed: {', '.join(STRATEGIES)}")
+    _check(model.get("name") != "perceptron", "prune.strategy=infobatch needs a student trained by gradient steps; "
+                                              "model=perceptron is solved in closed form")
+    pool = ds.get("pool_size") or (ds.get("n_train") if ds.get("name") == "mnist1d" else None)
+    bs = train.get("batch_size")
+    n_kept = int(round(prune["keep"] * pool)) if isinstance(pool, int) and pool > 0 else bs
+    try:
+        validate_infobatch(prune.get("ratio", 0.5), prune.get("delta", 0.875), n_kept, bs)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def check_dynamic_kept(cfg: dict, n_kept: int) -> None:
+    """After selection, before training: a dynamic strategy needs a kept set of at least one batch."""
+    from bench.prune import DYNAMIC_STRATEGIES
+
+    prune, bs = cfg["prune"], int(cfg["train"]["batch_size"])
+    if prune["strategy"] in DYNAMIC_STRATEGIES and n_kept < bs:
+        raise ConfigError(f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "
+                          f"(train.batch_size={bs}); keep more examples (prune.keep, dataset.pool_size) or use a "
+                          f"smaller batch")
 
 
 def _validate_checkpoint_settings(train: dict) -> None:
@@ -247,6 +281,7 @@ def new_record(cfg: dict, rid: str, sweep: Optional[str], scored: Scored, kept: 
         "label_noise": float(ds.get("label_noise") or 0.0), "noisy_in_pool": int(pool.noisy.sum()),
         "noisy_kept": int(pool.noisy[kept].sum()),
         "test_error": None, "test_accuracy": None, "test_loss": None, "train_error": None, "train_loss": None,
+        "examples_seen": None, "repetitions": None, "train_flops": None,
         "n_test": n_test, "test_key": describe_test_split(ds, n_test), "curve": [],
         "class_hist_kept": class_histogram(labels[kept], splits.num_classes),
         "class_hist_pool": class_histogram(labels, splits.num_classes),
@@ -272,8 +307,10 @@ def train_stage(cfg: dict, splits: Any, pool: Any, kept: np.ndarray, logger: Any
     from bench.train import train_student
 
     train = {**cfg["train"], "progress_bar": False} if sweep_bar_shown() else cfg["train"]  # one bar: the sweep's
+    dynamic = ({"ratio": prune.get("ratio", 0.5), "delta": prune.get("delta", 0.875)}
+               if prune["strategy"] == "infobatch" else None)
     return train_student(splits, pool, kept, cfg["model"], train, seed, logger=logger, desc=rid,
-                         checkpoint=run_checkpoint(cfg, rid))
+                         checkpoint=run_checkpoint(cfg, rid), infobatch=dynamic)
 
 
 def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
@@ -301,6 +338,7 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     with PreemptionGuard():
         scored = score_stage(cfg)
         kept = select_stage(cfg, scored)
+        check_dynamic_kept(cfg, int(kept.size))
         record = new_record(cfg, rid, sweep, scored, kept)
         if scored.info:  # e.g. memorization's held-out models per example: the resolution of its scores
             record["extra"]["metric_info"] = scored.info
@@ -317,13 +355,14 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
 
 
 def select_stage(cfg: dict, scored: Scored) -> np.ndarray:
-    """The kept pool positions: all of them for metric=none, else ``prune.strategy`` on the scores."""
-    from bench.prune import select
+    """The kept pool positions: all of them for metric=none, else ``prune.strategy`` on the scores (under a dynamic
+    strategy, ``prune.static``: InfoBatch then prunes the kept set during training)."""
+    from bench.prune import select, static_strategy
 
     prune, pool = cfg["prune"], scored.pool
     if scored.scores is None:
         return np.arange(len(pool))
-    return select(scored.scores, pool.y.numpy(), prune["keep"], prune["strategy"], int(cfg["seed"]),
+    return select(scored.scores, pool.y.numpy(), prune["keep"], static_strategy(prune), int(cfg["seed"]),
                   within=prune.get("within", "hard"), beta=prune.get("beta", 0.0), n_bins=prune.get("n_bins", 50))
 
 
@@ -340,11 +379,15 @@ def train_and_record(cfg: dict, rid: str, sweep: Optional[str], record: dict, sc
         record.update(status="ok", curve=out["curve"], epochs=out["epochs"], steps=out["steps"],
                       steps_floor_applied=bool(out.get("steps_floor_applied", False)),
                       **{k: out.get(k) for k in ("test_error", "test_accuracy", "test_loss", "train_error",
-                                                 "train_loss")})
+                                                 "train_loss", "examples_seen", "repetitions", "train_flops")})
         record["extra"].update({k: out[k] for k in ("train_seconds", "examples_per_second", "device", "precision",
-                                                     "channels_last", "steps_per_epoch", "budget_steps", "lr")
+                                                     "channels_last", "steps_per_epoch", "budget_steps", "lr",
+                                                     "flops_per_example")
                                 if k in out})
         record["extra"].update(out.get("extra", {}))
+        if "infobatch" in record["extra"]:
+            from bench.prune import static_strategy
+            record["extra"]["infobatch"]["static"] = static_strategy(cfg["prune"]) if record["keep"] < 1 else None
     except Exception as e:  # a failed run is recorded; the sweep goes on
         log.error("run %s failed: %s\n%s", rid, e, traceback.format_exc())
         record.update(status="failed", reason=f"{type(e).__name__}: {e}")

@@ -13,6 +13,7 @@ from conftest import REPO, compose, write_cifar10, write_image_folder
 PRESETS = {
     "quickstart": [],
     "mnist1d_scaling": [],
+    "mnist1d_compute": [],
     "perceptron_theory": [],
     "perceptron_probe": [],
     "cifar10_paper": ["dataset.root=/data/cifar"],

@@ -319,3 +319,12 @@ def test_readme_quotes_the_committed_calibration():
     n = int(cal.groupby(["case", "noise"])["count"].sum().iloc[0])
     claim = f"right in {math.floor(100 * right.min())}-{math.floor(100 * right.max())}% of {n} curves per case"
     assert claim in (REPO / "README.md").read_text()
+
+
+def test_infobatch_runs_are_rules_even_on_random_or_full_data():
+    cells = {(1.0, 1000): 0.20, (0.5, 2000): 0.21}
+    rows = (_rows("random", "keep_hard", cells) + _rows("random", "infobatch", {(0.5, 2000): 0.18})
+            + _rows("none", "infobatch", {(1.0, 1000): 0.17}) + _rows("none", "keep_hard", {(1.0, 1000): 0.20}))
+    g = gains_vs_baseline(pareto_frontier(pd.DataFrame(rows)))
+    assert set(zip(g["metric"], g["strategy"])) == {("random", "infobatch"), ("none", "infobatch")}
+    assert (g["baseline_strategy"] == "keep_hard").all()

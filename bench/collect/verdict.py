@@ -30,8 +30,20 @@ from scipy import stats
 __all__ = ["answer_lines", "gains_vs_baseline", "paired_gain", "verdict_table"]
 
 _GROUP = ("dataset", "model", "metric", "strategy")
-#: Metrics that are references, not pruning rules: ``none`` is the full-data (keep = 1) learning curve.
+#: Metrics that are references, not pruning rules: ``none`` is the full-data (keep = 1) learning curve. Under a
+#: dynamic strategy (InfoBatch prunes during training) they are rules like any other.
 REFERENCE_METRICS = ("none",)
+DYNAMIC_STRATEGIES = ("infobatch",)
+
+
+def _is_rule(df: pd.DataFrame, baseline: str) -> np.ndarray:
+    """Rows that are pruning rules: not the static baseline, not a static reference."""
+    dynamic = df["strategy"].isin(DYNAMIC_STRATEGIES)
+    return (~df["metric"].isin([baseline, *REFERENCE_METRICS]) | dynamic).to_numpy()
+
+
+def _is_baseline(df: pd.DataFrame, baseline: str) -> np.ndarray:
+    return ((df["metric"] == baseline) & ~df["strategy"].isin(DYNAMIC_STRATEGIES)).to_numpy()
 
 
 def _seed_errors(v) -> dict[int, float]:
@@ -68,7 +80,7 @@ def paired_gain(base: dict[int, float], rule: dict[int, float], ci: float = 0.95
 
 
 def _baseline_rows(frontier: pd.DataFrame, baseline: str, share: list[str]) -> dict[tuple, pd.DataFrame]:
-    base = frontier.loc[frontier["metric"] == baseline]
+    base = frontier.loc[_is_baseline(frontier, baseline)]
     return {k if isinstance(k, tuple) else (k,): g for k, g in base.groupby(share, dropna=False)}
 
 
@@ -85,7 +97,7 @@ def gains_vs_baseline(frontier: pd.DataFrame, baseline: str = "random", *, ci: f
     share = ["dataset", "model", *ctx, "x_var", "x"]
     bases = _baseline_rows(frontier, baseline, share)
     rows = []
-    rules = frontier.loc[~frontier["metric"].isin([baseline, *REFERENCE_METRICS])]
+    rules = frontier.loc[_is_rule(frontier, baseline)]
     for _, r in rules.iterrows():
         cand = bases.get(tuple(r[c] for c in share))
         if cand is None or cand.empty:
@@ -188,9 +200,9 @@ def answer_lines(verdicts: pd.DataFrame, gains: pd.DataFrame, baseline: str = "r
 
 def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
     parts = []
-    base = v.loc[v["metric"] == baseline]
+    base = v.loc[_is_baseline(v, baseline)]
     base_shape = base["shape"].iloc[0] if len(base) else "absent"
-    rules = v.loc[~v["metric"].isin([baseline, *REFERENCE_METRICS])]
+    rules = v.loc[_is_rule(v, baseline)]
     if gains.empty or rules.empty:
         parts.append(f"no rule to compare with {baseline} pruning.")
     else:

@@ -7,7 +7,9 @@ throughput. Two budgets: ``epochs`` (the paper's protocol: a pruned run gets pro
 Under both, ``min_steps`` is a floor: total optimiser steps = max(the budget's steps, ``min_steps``), so a run on a few
 hundred examples still trains to fit them (the Hydra default, conf/train/default.yaml, sets it; the plain-API default
 here is 0: no floor). After training, one eval-mode pass over the kept examples (no augmentation) gives
-``train_error`` / ``train_loss``.
+``train_error`` / ``train_loss``. Compute: ``examples_seen`` (every trained batch's size, summed), ``repetitions``
+(examples_seen / kept examples) and ``train_flops`` (``bench.train.cost``: FLOPs per example x examples_seen).
+With ``infobatch`` settings the kept set is pruned dynamically as well (``bench.train.dynamic``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import torch
 from bench.checkpoint import active_guard
 from bench.data import Pool, Splits
 from bench.models import create_model
+from bench.train.cost import flops_per_example
 from bench.train.data import TensorBatches, folder_loader
+from bench.train.dynamic import DynamicRun, infobatch_run
 from bench.train.module import LitClassifier, NonFiniteLossError  # noqa: F401  (re-exported)
 from bench.train.resume import Checkpointer, RunCheckpoint, resume_path
 
@@ -108,8 +112,9 @@ class StepProgress(pl.Callback):
 
 
 def _batches(splits: Splits, pool: Pool, kept: np.ndarray, cfg: dict, device: torch.device, channels_last: bool,
-             seed: int) -> tuple[Any, Any, Any]:
-    """(shuffled augmented train batches, test batches, kept-set eval batches without augmentation)."""
+             seed: int, planned: bool = False) -> tuple[Any, Any, Any]:
+    """(shuffled augmented train batches, test batches, kept-set eval batches without augmentation). ``planned``:
+    the folder train loader follows dynamic-pruning plans (the device-resident batches can do both)."""
     kept_t = torch.from_numpy(np.asarray(kept, dtype=np.int64))
     kept_y = pool.y[kept_t]
     if splits.in_memory:
@@ -123,7 +128,7 @@ def _batches(splits: Splits, pool: Pool, kept: np.ndarray, cfg: dict, device: to
         kept_eval = TensorBatches(x_train, y_train, cfg["eval_batch_size"], shuffle=False, **common)
         return train, test, kept_eval
     train = folder_loader(splits.train_set, pool.ids[kept], kept_y, cfg["batch_size"], True, cfg["num_workers"],
-                          seed)
+                          seed, planned=planned)
     test = folder_loader(splits.test_set, np.arange(len(splits.test_set)), splits.test_y, cfg["eval_batch_size"],
                          False, cfg["num_workers"])
     kept_eval = folder_loader(eval_view(splits.train_set, splits.test_set), pool.ids[kept], kept_y,
@@ -185,12 +190,16 @@ def train_student(
     callbacks: Optional[list] = None,
     desc: str = "train",
     checkpoint: Optional[RunCheckpoint] = None,
+    infobatch: Optional[dict] = None,
 ) -> dict:
     """Train ``model_cfg`` on ``pool`` positions ``kept``; return final test metrics, the final error and loss on
-    the kept set (``train_error`` / ``train_loss``), curve, step counts (``min_steps`` floor included) and cost.
+    the kept set (``train_error`` / ``train_loss``), curve, step counts (``min_steps`` floor included), the examples
+    trained on (``examples_seen``), the training FLOPs estimate and cost.
 
     ``checkpoint``: write mid-run checkpoints there and resume from the newest intact one (``extra.checkpoint`` in
-    the output says how many were written, their cost, and the step the run resumed from)."""
+    the output says how many were written, their cost, and the step the run resumed from).
+    ``infobatch``: ``{"ratio": r, "delta": d}`` prunes dynamically (InfoBatch, ``bench.train.dynamic``) on top of
+    ``kept``; ``extra.infobatch`` then holds the examples trained in each data epoch."""
     cfg = {**TRAIN_DEFAULTS, **train_cfg}
     device = resolve_device(cfg["accelerator"])
     precision = resolve_precision(cfg["precision"], device)
@@ -198,55 +207,84 @@ def train_student(
         torch.set_num_threads(int(cfg["num_threads"]))
     pl.seed_everything(seed, workers=True, verbose=False)
     model, channels_last = _build_model(splits, model_cfg, cfg, device)
+    flops = flops_per_example(model, splits.model_input_shape, splits.num_classes)
     n_kept = int(len(kept))
     own_steps, spe = budget_steps(n_kept, len(pool), cfg)
     total_steps, _ = plan_steps(n_kept, len(pool), cfg)
     lr = cfg["lr"] * (cfg["batch_size"] / 256.0 if cfg["lr_per_256"] else 1.0)
-    train_batches, test_batches, kept_batches = _batches(splits, pool, kept, cfg, device, channels_last, seed)
-    lit = LitClassifier(
+    train_batches, test_batches, kept_batches = _batches(splits, pool, kept, cfg, device, channels_last, seed,
+                                                         planned=infobatch is not None)
+    dyn = None
+    if infobatch is not None:
+        dyn = infobatch_run(train_batches, n_kept, cfg, total_steps, spe, infobatch, seed, device)
+        train_batches, total_steps = dyn.stream, dyn.total_steps
+    lit = _lit(model, cfg, lr, total_steps, spe, device, channels_last, dyn)
+    if checkpoint is not None:
+        checkpoint.meta.update(total_steps=total_steps, steps_per_epoch=spe, n_kept=n_kept)
+    steps, wall, ck = _fit(lit, cfg, device, precision, total_steps, spe, (train_batches, test_batches), logger,
+                           callbacks, desc, checkpoint, dyn)
+    train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
+    extra = {**({"checkpoint": ck} if ck else {}), **({"infobatch": dyn.summary(lit)} if dyn else {})}
+    return {
+        **_final_metrics(lit), "train_error": train_error, "train_loss": train_loss,
+        "curve": lit.curve, "steps": steps, "epochs": lit.epochs_done if dyn else steps / spe,
+        "steps_per_epoch": spe, "n_train": n_kept, "min_steps": int(cfg["min_steps"] or 0),
+        "budget_steps": own_steps, "steps_floor_applied": total_steps > own_steps, "train_seconds": wall,
+        **_compute(lit.examples_seen, n_kept, flops, wall),
+        "device": str(device), "precision": precision, "channels_last": channels_last, "lr": lr,
+        "model": lit.model, "extra": extra,
+    }
+
+
+def _lit(model: torch.nn.Module, cfg: dict, lr: float, total_steps: int, spe: int, device: torch.device,
+         channels_last: bool, dyn: Optional[DynamicRun]) -> LitClassifier:
+    return LitClassifier(
         model, optimizer=cfg["optimizer"], lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"],
         weight_decay=cfg["weight_decay"], decay_norm_and_bias=cfg["decay_norm_and_bias"],
         schedule=cfg["schedule"], warmup=cfg["warmup"], milestones=tuple(cfg["milestones"] or ()),
         gamma=cfg["gamma"], label_smoothing=cfg["label_smoothing"], total_steps=total_steps, steps_per_epoch=spe,
-        check_finite_every=1 if device.type == "cpu" else 25, channels_last=channels_last)
-    if checkpoint is not None:
-        checkpoint.meta.update(total_steps=total_steps, steps_per_epoch=spe, n_kept=n_kept)
-    steps, wall, ck = _fit(lit, cfg, device, precision, total_steps, spe, (train_batches, test_batches), logger,
-                           callbacks, desc, checkpoint)
-    train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
+        check_finite_every=1 if device.type == "cpu" else 25, channels_last=channels_last,
+        infobatch=dyn.infobatch if dyn else None, schedule_epochs=dyn.epochs if dyn else None)
+
+
+def _final_metrics(lit: LitClassifier) -> dict:
     final = lit.curve[-1]
-    return {
-        "test_error": final["test_error"], "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
-        "train_error": train_error, "train_loss": train_loss,
-        "curve": lit.curve, "steps": steps, "epochs": steps / spe, "steps_per_epoch": spe, "n_train": n_kept,
-        "min_steps": int(cfg["min_steps"] or 0), "budget_steps": own_steps,
-        "steps_floor_applied": total_steps > own_steps, "train_seconds": wall,
-        "examples_per_second": steps / spe * n_kept / max(wall, 1e-9),  # epochs run x kept examples
-        "device": str(device), "precision": precision, "channels_last": channels_last, "lr": lr,
-        "model": lit.model, "extra": {"checkpoint": ck} if ck else {},
-    }
+    return {k: final[k] for k in ("test_error", "test_accuracy", "test_loss")}
+
+
+def _compute(examples_seen: int, n_kept: int, flops: Optional[float], wall: float) -> dict:
+    """The run's compute: examples trained on, passes over the kept set, FLOPs estimate, throughput."""
+    return {"examples_seen": int(examples_seen), "repetitions": examples_seen / max(n_kept, 1),
+            "flops_per_example": flops, "train_flops": None if flops is None else flops * examples_seen,
+            "examples_per_second": examples_seen / max(wall, 1e-9)}
 
 
 def _fit(lit: LitClassifier, cfg: dict, device: torch.device, precision: str, total_steps: int, spe: int,
          batches: tuple, logger: Any, callbacks: Optional[list], desc: str,
-         checkpoint: Optional[RunCheckpoint] = None) -> tuple[int, float, Optional[dict]]:
+         checkpoint: Optional[RunCheckpoint] = None,
+         dyn: Optional[DynamicRun] = None) -> tuple[int, float, Optional[dict]]:
     """Run the Lightning loop for ``total_steps`` with ``n_evals`` test evaluations, resuming from ``checkpoint``'s
-    newest intact file; (steps run, training seconds, checkpoint stats or None)."""
+    newest intact file; (steps run, training seconds, checkpoint stats or None). ``dyn``: an InfoBatch run, one
+    Lightning epoch that ends with its stream (epochs budget) or at ``total_steps`` (steps budget)."""
     train_batches, test_batches = batches
     n_evals = int(cfg["n_evals"] or cfg["epochs"])
     val_every = max(1, total_steps // max(1, n_evals))
     progress = [StepProgress(total_steps, desc)] if cfg["progress_bar"] else []
-    ckpt = Checkpointer(checkpoint, train_batches, spe, total_steps, val_every) if checkpoint is not None else None
+    stateful = {"infobatch": dyn.infobatch} if dyn is not None else None
+    ckpt = (Checkpointer(checkpoint, train_batches, spe, total_steps, val_every, stateful=stateful)
+            if checkpoint is not None else None)
     resume = resume_path(checkpoint)
     if resume is not None:
         log.warning("run %s: resuming from its checkpoint at step %d of %d (%s)", desc, resume[1], total_steps,
                     resume[0])
+    until_stream_ends = dyn is not None and dyn.epochs is not None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec|dataloader is"
                                                   " not resumable).*")
         trainer = pl.Trainer(
             accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision,
-            max_steps=total_steps, max_epochs=-1, val_check_interval=val_every, check_val_every_n_epoch=None,
+            max_steps=-1 if until_stream_ends else total_steps, max_epochs=1 if dyn is not None else -1,
+            val_check_interval=val_every, check_val_every_n_epoch=None,
             num_sanity_val_steps=0, logger=logger if logger is not None else False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
             deterministic=bool(cfg["deterministic"]), callbacks=(callbacks or []) + progress + ([ckpt] if ckpt else []),

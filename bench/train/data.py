@@ -121,18 +121,36 @@ class TensorBatches:
         self._order, self._gen_after = order, {}
         for i in range(start, n, self.batch_size):
             pos = order[i:i + self.batch_size]
-            xb = normalise(self.x[pos], self.mean, self.std)
-            xb = augment(xb, self.augment_kind, self.gen)
-            if self.resize:  # e.g. 32 -> 224 px to fine-tune an ImageNet-pretrained ViT, batched on the device
-                xb = torch.nn.functional.interpolate(xb, size=(self.resize, self.resize), mode="bilinear",
-                                                     align_corners=False)
-            if self.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            xb = self._inputs(pos)
             if self.shuffle:  # a few states back suffice: the training loop prefetches one batch
                 b = i // self.batch_size
                 self._gen_after[b] = self.gen.get_state()
                 self._gen_after.pop(b - 4, None)
             yield xb, self.y[pos], pos
+
+    def _inputs(self, pos: torch.Tensor) -> torch.Tensor:
+        """The model inputs of positions ``pos``: normalised, augmented (one draw of ``self.gen``), resized."""
+        xb = normalise(self.x[pos], self.mean, self.std)
+        xb = augment(xb, self.augment_kind, self.gen)
+        if self.resize:  # e.g. 32 -> 224 px to fine-tune an ImageNet-pretrained ViT, batched on the device
+            xb = torch.nn.functional.interpolate(xb, size=(self.resize, self.resize), mode="bilinear",
+                                                 align_corners=False)
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb
+
+    def iter_positions(self, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Batches over the given positions in the given order (a dynamic-pruning plan): ``(x, y, pos)``."""
+        order = order.to(self.x.device)
+        for i in range(0, order.numel(), self.batch_size):
+            pos = order[i:i + self.batch_size]
+            yield self._inputs(pos), self.y[pos], pos
+
+    def gen_state(self) -> torch.Tensor:
+        return self.gen.get_state()
+
+    def set_gen_state(self, state: torch.Tensor) -> None:
+        self.gen.set_state(state)
 
 
 class IndexedSubset(Dataset):
@@ -188,11 +206,43 @@ class FolderBatches(DataLoader):
         self.sampler._resume = state
 
 
+class PlanSampler(Sampler):
+    """The positions of the current dynamic-pruning plan, in its order (set before each ``iter`` of the loader)."""
+
+    def __init__(self) -> None:
+        self.order: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self.order
+
+
+class PlannedFolderBatches(DataLoader):
+    """A DataLoader over a folder dataset whose epochs follow dynamic-pruning plans (``iter_positions``); the
+    workers read ahead only within a plan, so the next plan sees every loss of the current one."""
+
+    def iter_positions(self, order: torch.Tensor) -> Iterator:
+        self.sampler.order = order.cpu().tolist()
+        return iter(self)
+
+    def gen_state(self) -> None:  # augmentation draws happen in the workers: not part of a resume
+        return None
+
+    def set_gen_state(self, state: Optional[torch.Tensor]) -> None:
+        pass
+
+
 def folder_loader(dataset: Dataset, ids: Sequence[int], labels: torch.Tensor, batch_size: int, shuffle: bool,
-                  num_workers: int, seed: int = 0) -> DataLoader:
+                  num_workers: int, seed: int = 0, planned: bool = False) -> DataLoader:
+    """A loader of ``(x, y, position)``: shuffled and resumable (``shuffle``), in the order of dynamic-pruning
+    plans (``planned``), or in order."""
     subset = IndexedSubset(dataset, ids, labels)
     common = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=torch.cuda.is_available(),
                   persistent_workers=num_workers > 0, drop_last=False)
+    if planned:
+        return PlannedFolderBatches(subset, sampler=PlanSampler(), **common)
     if shuffle:
         return FolderBatches(subset, sampler=ResumableSampler(len(subset), seed), **common)
     return DataLoader(subset, shuffle=False, **common)

@@ -18,6 +18,7 @@ examples not yet seen score +inf, so the first epoch uses everything). At the st
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
@@ -51,13 +52,15 @@ class InfoBatch:
         """Whether ``epoch`` (0-based) prunes: the first ``delta`` of the epochs do, the rest anneal."""
         return epoch < math.floor(self.delta * self.epochs) and self.ratio > 0
 
-    def plan(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(positions to train on this epoch, in random order; their loss weights)."""
+    def plan(self, epoch: int, prune: Optional[bool] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(positions to train on this epoch, in random order; their loss weights). ``prune`` overrides
+        :meth:`prunes` (a step budget anneals by steps, not by epoch index)."""
         dev = self.scores.device
         weights = torch.ones(self.n, device=dev)
         keep = torch.ones(self.n, dtype=torch.bool, device=dev)
         finite = torch.isfinite(self.scores)
-        if self.prunes(epoch) and finite.any():
+        prune = self.prunes(epoch) if prune is None else bool(prune) and self.ratio > 0
+        if prune and finite.any():
             low = finite & (self.scores < self.scores[finite].mean())
             drop = low & (torch.rand(self.n, generator=self.gen).to(dev) < self.ratio)
             keep &= ~drop

@@ -60,7 +60,8 @@ class LitClassifier(pl.LightningModule):
                  nesterov: bool = True, weight_decay: float = 5e-4, decay_norm_and_bias: bool = False,
                  schedule: str = "cosine", warmup: float = 0.0, milestones: tuple = (), gamma: float = 0.1,
                  label_smoothing: float = 0.0, total_steps: int = 1, steps_per_epoch: int = 1,
-                 check_finite_every: int = 1, channels_last: bool = False) -> None:
+                 check_finite_every: int = 1, channels_last: bool = False, infobatch: Any = None,
+                 schedule_epochs: Optional[int] = None) -> None:
         super().__init__()
         self.automatic_optimization = False  # training_step steps the optimiser and the schedule itself
         self.model = model
@@ -73,6 +74,13 @@ class LitClassifier(pl.LightningModule):
         self.check_finite_every = check_finite_every
         self.channels_last = channels_last
         self.curve: list[dict] = []
+        # dynamic pruning: the InfoBatch whose scores the per-example losses update; with ``schedule_epochs`` the
+        # lr schedule runs on progress = epochs done / schedule_epochs (an epochs budget: steps per epoch vary)
+        self.infobatch, self.schedule_epochs = infobatch, schedule_epochs
+        self._progress: Optional[float] = None
+        self.examples_seen = 0  # examples forward/backward in training (every batch's size, summed)
+        self.examples_per_epoch: list[int] = []  # under dynamic pruning: per data epoch of the plans
+        self.epochs_done = 0.0  # under dynamic pruning: data epochs done (a fraction for a partial one)
         self._nonfinite = torch.zeros((), dtype=torch.bool)
         self._val_sums: Optional[torch.Tensor] = None
         self._train_loss_sum = torch.zeros(())
@@ -87,7 +95,11 @@ class LitClassifier(pl.LightningModule):
         than a small student's forward and backward pass."""
         x, y = batch[0], batch[1]
         logits = self.model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        if len(batch) > 3 and isinstance(batch[3], dict):
+            loss = self.weighted_loss(logits, y, batch[2], batch[3])
+        else:
+            loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        self.examples_seen += int(y.shape[0])
         det = loss.detach()
         if self._nonfinite.device != det.device:
             self._nonfinite = self._nonfinite.to(det.device)
@@ -102,6 +114,22 @@ class LitClassifier(pl.LightningModule):
         self.manual_backward(loss)
         opt.step()
         sched.step()
+
+    def weighted_loss(self, logits: torch.Tensor, y: torch.Tensor, pos: torch.Tensor, plan: dict) -> torch.Tensor:
+        """Dynamic pruning's loss: the mean of the per-example cross-entropies times the plan's weights (1/(1-ratio)
+        for the kept low-loss examples, else 1). The detached per-example losses become the positions' InfoBatch
+        scores (no extra pass); the batch's data epoch is counted and its progress drives the lr schedule."""
+        losses = F.cross_entropy(logits, y, reduction="none", label_smoothing=self.label_smoothing)
+        loss = (losses * plan["weight"].to(losses.dtype)).mean()
+        if self.infobatch is not None:
+            self.infobatch.update(pos, losses.detach())
+        epoch = int(plan["epoch"])
+        self.examples_per_epoch += [0] * (epoch + 1 - len(self.examples_per_epoch))
+        self.examples_per_epoch[epoch] += int(y.shape[0])
+        self.epochs_done = float(plan["epochs_done"])
+        if self.schedule_epochs:
+            self._progress = self.epochs_done / self.schedule_epochs
+        return loss
 
     def _raise_if_nonfinite(self) -> None:
         if bool(self._nonfinite):
@@ -126,7 +154,8 @@ class LitClassifier(pl.LightningModule):
         loss_sum, correct, count = self._val_sums.tolist()
         acc = correct / max(count, 1.0)
         train_loss = float(self._train_loss_sum) / max(self._train_batches, 1)
-        point = {"step": int(self.global_step), "epoch": self.global_step / self.steps_per_epoch,
+        epoch = self.epochs_done if self.infobatch is not None else self.global_step / self.steps_per_epoch
+        point = {"step": int(self.global_step), "epoch": epoch,
                  "test_error": 1.0 - acc, "test_accuracy": acc, "test_loss": loss_sum / max(count, 1.0),
                  "train_loss": train_loss}
         if self.curve and self.curve[-1]["step"] == point["step"]:
@@ -142,7 +171,9 @@ class LitClassifier(pl.LightningModule):
         """The curve and the running training-loss sums travel with a mid-run checkpoint."""
         checkpoint["bench_state"] = {"curve": list(self.curve), "nonfinite": bool(self._nonfinite),
                                      "train_loss_sum": float(self._train_loss_sum),
-                                     "train_batches": self._train_batches}
+                                     "train_batches": self._train_batches, "examples_seen": self.examples_seen,
+                                     "examples_per_epoch": list(self.examples_per_epoch),
+                                     "epochs_done": self.epochs_done, "progress": self._progress}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("bench_state") or {}
@@ -150,6 +181,9 @@ class LitClassifier(pl.LightningModule):
         self._nonfinite = torch.tensor(bool(state.get("nonfinite", False)))
         self._train_loss_sum = torch.tensor(float(state.get("train_loss_sum", 0.0)))
         self._train_batches = int(state.get("train_batches", 0))
+        self.examples_seen = int(state.get("examples_seen", 0))
+        self.examples_per_epoch = list(state.get("examples_per_epoch", []))
+        self.epochs_done, self._progress = float(state.get("epochs_done", 0.0)), state.get("progress")
 
     def configure_optimizers(self):
         hp = self.hp
@@ -164,6 +198,10 @@ class LitClassifier(pl.LightningModule):
         else:
             raise ValueError(f"unknown train.optimizer {hp['optimizer']!r}; allowed: sgd, adamw, adam")
         total = self.total_steps
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_factor(s, total, hp["schedule"], hp["warmup"], hp["milestones"], hp["gamma"]))
+
+        def factor(step: int) -> float:  # by optimiser step, or by epoch progress (mapped onto the total)
+            at = step if self._progress is None else self._progress * total
+            return lr_factor(at, total, hp["schedule"], hp["warmup"], hp["milestones"], hp["gamma"])
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
