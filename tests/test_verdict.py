@@ -328,3 +328,39 @@ def test_infobatch_runs_are_rules_even_on_random_or_full_data():
     g = gains_vs_baseline(pareto_frontier(pd.DataFrame(rows)))
     assert set(zip(g["metric"], g["strategy"])) == {("random", "infobatch"), ("none", "infobatch")}
     assert (g["baseline_strategy"] == "keep_hard").all()
+
+
+# =========================================================================== committed study text = its tables
+def _quoted(text: str) -> list[str]:
+    return [line[2:].strip() for line in text.splitlines() if line.startswith("> ") and any(c.isdigit() for c in line)]
+
+
+def test_mnist1d_study_text_quotes_its_generated_report():
+    """Every quoted (>) line with a number, in the study README and the root README, is the collector's own text."""
+    study = REPO / "results" / "mnist1d_scaling"
+    report = (study / "report.md").read_text()
+    for readme in (study / "README.md", REPO / "README.md"):
+        quoted = _quoted(readme.read_text())
+        assert quoted, readme
+        for line in quoted:
+            assert line in report, (readme, line)
+
+
+def test_mnist1d_study_status_table_counts_the_committed_records():
+    study = REPO / "results" / "mnist1d_scaling"
+    runs = pd.read_csv(study / "runs.csv", low_memory=False)
+    counts = runs.groupby("metric").size()
+    text = (study / "README.md").read_text()
+    for metric, n in counts.items():
+        assert f"| {metric} | {n} |" in text, metric
+
+
+def test_records_inside_the_output_folder_are_collected(tmp_path):
+    """The study layout: --out results/study with the records in results/study/records."""
+    rec = tmp_path / "records"
+    rec.mkdir()
+    for i, pool in enumerate((1000, 2000, 4000)):
+        (rec / f"r{i}.json").write_text(json.dumps(_record(i, metric="random", keep=1.0, pool=pool, seed=0,
+                                                           err=0.1 * (pool / 1000) ** -0.3)))
+    out = collect([str(rec)], out_dir=str(tmp_path), n_boot=0, formats=("png",))
+    assert out["n_ok"] == 3 and (tmp_path / "report.md").is_file()

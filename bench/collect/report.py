@@ -92,7 +92,9 @@ def collect(
     :class:`NoRecordsError` when there is no record, or no successful one (``failed.csv`` is still written).
     """
     paths, out_dir = _resolve_paths(paths, out_dir)
-    loaded = load(paths, exclude=[out_dir])
+    # the output folder is not searched for records, unless the records live inside it (records/ under the study)
+    inside = any(Path(p).resolve().is_relative_to(out_dir.resolve()) for p in paths)
+    loaded = load(paths, exclude=[] if inside else [out_dir])
     _require_records(loaded, paths, out_dir)
     cfg = {
         "paths": paths, "out_dir": str(out_dir), "tolerance": tolerance,
