@@ -22,10 +22,7 @@ __all__ = ["plot_metric_panels"]
 
 
 def _baseline_fit(fits: pd.DataFrame, key: dict, baseline: str, strategy: str):
-    f = fits.loc[(fits["kind"] == "frontier") & (fits["metric"] == baseline)]
-    for c, v in key.items():
-        if c in f.columns:
-            f = f.loc[f[c].isna()] if pd.isna(v) else f.loc[f[c] == v]
+    f = fits.loc[_match(fits, {**key, "kind": "frontier", "metric": baseline})]
     same = f.loc[f["strategy"] == strategy]
     f = same if len(same) else f
     return f.iloc[0].to_dict() if len(f) else None
@@ -35,10 +32,7 @@ def _panel_title(metric, strategy, verdicts: pd.DataFrame | None, key: dict) -> 
     t = f"{metric} / {strategy}"
     if verdicts is None or verdicts.empty:
         return t
-    v = verdicts.loc[(verdicts["metric"] == metric) & (verdicts["strategy"] == strategy)]
-    for c, val in key.items():
-        if c in v.columns:
-            v = v.loc[v[c].isna()] if pd.isna(val) else v.loc[v[c] == val]
+    v = verdicts.loc[_match(verdicts, {**key, "metric": metric, "strategy": strategy})]
     if v.empty:
         return t
     r = v.iloc[0]
