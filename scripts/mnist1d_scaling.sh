@@ -20,7 +20,8 @@
 #   under load, i.e. up to ~2.4 h. The mnist1d split (32,000 + 4,000) is generated once in ~5 s and cached.
 # Measured on 2026-11-25 (2 cores shared with development work): scores 39 min for all but memorization at pool
 #   32,000 (memorization: 47-56 s at pool 2k, ~250 s at 8k, ~600 s at 16k per seed, so ~20 min per seed at 32k);
-#   students 1,860 runs in 80 min. The whole study is therefore ~3 h here, memorization at 32k being ~1 h of it.
+#   students 1,860 runs in 80 min; then memorization at 32,000 in 578-912 s per seed (2 jobs) and its 48 students:
+#   28 min. The whole study took ~2.5 h here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
