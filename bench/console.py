@@ -17,6 +17,17 @@ from typing import Any, Callable, Optional
 _BAR: list[Any] = []  # the sweep bar in force in this process, if any
 
 
+def quiet_lightning() -> None:
+    """Lightning's banners (devices found, distributed set-up, tips, checkpoint notes) only as warnings."""
+    import logging
+
+    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda",
+                 "lightning_fabric.utilities.seed", "pytorch_lightning.trainer.connectors.signal_connector",
+                 "pytorch_lightning.trainer.connectors.checkpoint_connector", "lightning_fabric.utilities.rank_zero",
+                 "lightning_fabric.utilities.distributed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def emit(line: str) -> None:
     """Print ``line`` on stdout, above the sweep bar when one is shown."""
     if _BAR:

@@ -20,7 +20,7 @@ from bench.scores import atomic_write_bytes, stable_hash
 NON_RESULT_KEYS = {
     "dataset": ("root", "download", "cache_dir", "verify_images"),
     "train": ("progress_bar", "num_workers", "num_threads", "eval_batch_size", "accelerator", "checkpoint_every",
-              "keep_checkpoints"),
+              "keep_checkpoints", "devices", "num_nodes", "strategy"),
     "metric": ("progress", "eval_batch_size", "num_workers"),
 }
 RESULT_SECTIONS = ("dataset", "model", "metric", "prune", "train")

@@ -78,6 +78,7 @@ def validate_config(cfg: dict) -> None:
         _check(train.get(key) in allowed, f"unknown train.{key} {train.get(key)!r}; allowed: {', '.join(allowed)}")
     _check(isinstance(train.get("lr"), (int, float)) and train["lr"] > 0, f"train.lr={train.get('lr')!r} must be > 0")
     _validate_checkpoint_settings(train)
+    _validate_devices(train, prune)
     lg = cfg.get("logger") or {}
     _check(lg.get("name") in LOGGERS, f"unknown logger {lg.get('name')!r}; allowed: {', '.join(LOGGERS)}")
     if lg.get("name") == "wandb":
@@ -125,6 +126,20 @@ def check_dynamic_kept(cfg: dict, n_kept: int) -> None:
         raise ConfigError(f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "
                           f"(train.batch_size={bs}); keep more examples (prune.keep, dataset.pool_size) or use a "
                           f"smaller batch")
+
+
+def _validate_devices(train: dict, prune: dict) -> None:
+    """``train.devices`` / ``num_nodes`` / ``strategy``: several processes need an evenly split batch, and
+    InfoBatch runs on one device."""
+    from bench.prune import DYNAMIC_STRATEGIES
+    from bench.train.distributed import validate_distributed, world_size
+
+    problem = validate_distributed(train)
+    _check(problem is None, problem or "")
+    _check(world_size(train) == 1 or prune.get("strategy") not in DYNAMIC_STRATEGIES,
+           f"prune.strategy={prune.get('strategy')} runs on one device (its per-example scores are not shared "
+           f"across processes yet); got train.devices={train.get('devices')} train.num_nodes={train.get('num_nodes')}"
+           f", set both to 1")
 
 
 def _validate_checkpoint_settings(train: dict) -> None:
@@ -372,7 +387,10 @@ def train_and_record(cfg: dict, rid: str, sweep: Optional[str], record: dict, sc
     ``train.keep_checkpoints``) and print the run's line."""
     from bench.console import run_line
     from bench.results import write_record
+    from bench.train.distributed import process_rank
 
+    if process_rank() != 0:  # one of several processes a launcher started: rank 0 logs and writes the record
+        return _train_other_rank(cfg, rid, record, scored, kept)
     logger = build_logger(cfg, rid, sweep)
     try:
         out = train_stage(cfg, scored.splits, scored.pool, kept, logger, rid)
@@ -397,10 +415,19 @@ def train_and_record(cfg: dict, rid: str, sweep: Optional[str], record: dict, sc
                                                     "n_train", "noisy_kept", "run_id")})
     path = write_record(Path(cfg["paths"]["results_dir"]), record)
     record["record_path"] = str(path)
-    if not cfg["train"].get("keep_checkpoints", False):
-        run_checkpoint(cfg, rid).files.clear()
+    if record["status"] == "ok" and not cfg["train"].get("keep_checkpoints", False):
+        run_checkpoint(cfg, rid).files.clear()  # a failed run (a killed training process) can resume from them
     log.debug("run %s %s -> %s", rid, record["status"], path)
     run_line(record)
+    return record
+
+
+def _train_other_rank(cfg: dict, rid: str, record: dict, scored: Scored, kept: np.ndarray) -> dict:
+    """A DDP rank other than 0 (torchrun, SLURM tasks): it trains its shard and writes nothing."""
+    from bench.train.distributed import process_rank
+
+    out = train_stage(cfg, scored.splits, scored.pool, kept, None, rid)
+    record.update(status="ok", test_error=out["test_error"], rank=process_rank())
     return record
 
 
@@ -428,13 +455,6 @@ def to_plain(cfg: Any) -> dict:
     return out
 
 
-def _quiet_lightning() -> None:
-    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda",
-                 "lightning_fabric.utilities.seed", "pytorch_lightning.trainer.connectors.signal_connector",
-                 "pytorch_lightning.trainer.connectors.checkpoint_connector"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def plain_config(cfg: Any) -> dict:
     """``to_plain`` for an entry point: a missing mandatory value (``???``) becomes a ConfigError naming it."""
     from omegaconf.errors import MissingMandatoryValue
@@ -447,9 +467,9 @@ def plain_config(cfg: Any) -> dict:
 
 
 def main_from_config(cfg: Any) -> Optional[float]:
-    from bench.console import report_setting_errors
+    from bench.console import quiet_lightning, report_setting_errors
 
-    _quiet_lightning()
+    quiet_lightning()
     rec = report_setting_errors(run_pipeline)(report_setting_errors(plain_config)(cfg), sweep=_sweep_name())
     return rec.get("test_error")
 

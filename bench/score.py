@@ -62,11 +62,12 @@ def score_from_config(cfg: dict) -> dict:
 
 
 def main_from_config(cfg: Any) -> Optional[float]:
-    from bench.run import _quiet_lightning, plain_config
+    from bench.console import quiet_lightning
+    from bench.run import plain_config
 
     from bench.console import report_setting_errors
 
-    _quiet_lightning()
+    quiet_lightning()
     report_setting_errors(score_from_config)(report_setting_errors(plain_config)(cfg))
     return None
 

@@ -31,6 +31,7 @@ from bench.data import Pool, Splits
 from bench.models import create_model
 from bench.train.cost import flops_per_example
 from bench.train.data import TensorBatches, folder_loader
+from bench.train.distributed import World, current_world, lightning_strategy, log_curve, spawn
 from bench.train.dynamic import DynamicRun, infobatch_run
 from bench.train.module import LitClassifier, NonFiniteLossError  # noqa: F401  (re-exported)
 from bench.train.resume import Checkpointer, RunCheckpoint, resume_path
@@ -43,17 +44,22 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
     schedule="cosine", warmup=0.0, milestones=[], gamma=0.1, label_smoothing=0.0, n_evals=None,
     accelerator="auto", precision="auto", channels_last="auto", num_workers=4, progress_bar=True,
     deterministic=False, num_threads=None, checkpoint_every="10min", keep_checkpoints=False,
+    devices=1, num_nodes=1, strategy="auto",
 )
 BUDGETS = ("epochs", "steps")
 
 
-def resolve_device(accelerator: str) -> torch.device:
+def resolve_device(accelerator: str, local_rank: Optional[int] = None) -> torch.device:
+    """The training device; ``local_rank`` (one of several processes on a node): that process's GPU."""
     if accelerator == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        accelerator = "cuda" if torch.cuda.is_available() else "cpu"
     if accelerator in ("gpu", "cuda"):
         if not torch.cuda.is_available():
             raise ValueError("train.accelerator=gpu but no CUDA device is visible; use auto or cpu")
-        return torch.device("cuda")
+        if local_rank is None:
+            return torch.device("cuda")
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
     if accelerator == "cpu":
         return torch.device("cpu")
     raise ValueError(f"unknown train.accelerator {accelerator!r}; allowed: auto, cpu, gpu")
@@ -112,9 +118,10 @@ class StepProgress(pl.Callback):
 
 
 def _batches(splits: Splits, pool: Pool, kept: np.ndarray, cfg: dict, device: torch.device, channels_last: bool,
-             seed: int, planned: bool = False) -> tuple[Any, Any, Any]:
+             seed: int, planned: bool = False, shard: tuple[int, int] = (0, 1)) -> tuple[Any, Any, Any]:
     """(shuffled augmented train batches, test batches, kept-set eval batches without augmentation). ``planned``:
-    the folder train loader follows dynamic-pruning plans (the device-resident batches can do both)."""
+    the folder train loader follows dynamic-pruning plans (the device-resident batches can do both). ``shard``
+    (rank, world): the train and test batches are this rank's shards; the kept-set batches stay whole."""
     kept_t = torch.from_numpy(np.asarray(kept, dtype=np.int64))
     kept_y = pool.y[kept_t]
     if splits.in_memory:
@@ -122,15 +129,15 @@ def _batches(splits: Splits, pool: Pool, kept: np.ndarray, cfg: dict, device: to
         x_train, y_train = splits.train_x[ids].to(device), kept_y.to(device)
         common = dict(mean=splits.mean, std=splits.std, channels_last=channels_last, resize=splits.resize)
         train = TensorBatches(x_train, y_train, cfg["batch_size"], shuffle=True, seed=seed,
-                              augment_kind=splits.augment, **common)
+                              augment_kind=splits.augment, shard=shard, **common)
         test = TensorBatches(splits.test_x.to(device), splits.test_y.to(device), cfg["eval_batch_size"],
-                             shuffle=False, **common)
+                             shuffle=False, shard=shard, **common)
         kept_eval = TensorBatches(x_train, y_train, cfg["eval_batch_size"], shuffle=False, **common)
         return train, test, kept_eval
     train = folder_loader(splits.train_set, pool.ids[kept], kept_y, cfg["batch_size"], True, cfg["num_workers"],
-                          seed, planned=planned)
+                          seed, planned=planned, shard=shard)
     test = folder_loader(splits.test_set, np.arange(len(splits.test_set)), splits.test_y, cfg["eval_batch_size"],
-                         False, cfg["num_workers"])
+                         False, cfg["num_workers"], shard=shard)
     kept_eval = folder_loader(eval_view(splits.train_set, splits.test_set), pool.ids[kept], kept_y,
                               cfg["eval_batch_size"], False, cfg["num_workers"])
     return train, test, kept_eval
@@ -199,9 +206,28 @@ def train_student(
     ``checkpoint``: write mid-run checkpoints there and resume from the newest intact one (``extra.checkpoint`` in
     the output says how many were written, their cost, and the step the run resumed from).
     ``infobatch``: ``{"ratio": r, "delta": d}`` prunes dynamically (InfoBatch, ``bench.train.dynamic``) on top of
-    ``kept``; ``extra.infobatch`` then holds the examples trained in each data epoch."""
+    ``kept``; ``extra.infobatch`` then holds the examples trained in each data epoch.
+    ``train.devices`` x ``train.num_nodes`` > 1: data-parallel training (``bench.train.distributed``); a job that
+    was not launched as one of the processes starts them here, and the ``logger`` gets the curve at the end."""
     cfg = {**TRAIN_DEFAULTS, **train_cfg}
-    device = resolve_device(cfg["accelerator"])
+    world = current_world(cfg)
+    if world.size > 1 and infobatch is not None:
+        raise ValueError("prune.strategy=infobatch runs on one device (its per-example scores are not shared "
+                         "across processes yet); set train.devices=1 train.num_nodes=1")
+    args = (splits, pool, kept, model_cfg, cfg, seed, callbacks, desc, checkpoint, infobatch)
+    if world.launch == "spawn":
+        out = spawn(_train_process, args, world.size)
+        log_curve(logger, out["curve"])
+        return out
+    return _train_process(*args, logger=logger)
+
+
+def _train_process(splits: Splits, pool: Pool, kept: np.ndarray, model_cfg: dict, cfg: dict, seed: int,
+                   callbacks: Optional[list], desc: str, checkpoint: Optional[RunCheckpoint],
+                   infobatch: Optional[dict], logger: Any = None) -> dict:
+    """``train_student`` in this process: the only one, or one rank of a DDP world."""
+    world = current_world(cfg)
+    device = resolve_device(cfg["accelerator"], world.local_rank if world.size > 1 else None)
     precision = resolve_precision(cfg["precision"], device)
     if cfg["num_threads"]:
         torch.set_num_threads(int(cfg["num_threads"]))
@@ -213,7 +239,7 @@ def train_student(
     total_steps, _ = plan_steps(n_kept, len(pool), cfg)
     lr = cfg["lr"] * (cfg["batch_size"] / 256.0 if cfg["lr_per_256"] else 1.0)
     train_batches, test_batches, kept_batches = _batches(splits, pool, kept, cfg, device, channels_last, seed,
-                                                         planned=infobatch is not None)
+                                                         planned=infobatch is not None, shard=world.shard)
     dyn = None
     if infobatch is not None:
         dyn = infobatch_run(train_batches, n_kept, cfg, total_steps, spe, infobatch, seed, device)
@@ -221,10 +247,11 @@ def train_student(
     lit = _lit(model, cfg, lr, total_steps, spe, device, channels_last, dyn)
     if checkpoint is not None:
         checkpoint.meta.update(total_steps=total_steps, steps_per_epoch=spe, n_kept=n_kept)
-    steps, wall, ck = _fit(lit, cfg, device, precision, total_steps, spe, (train_batches, test_batches), logger,
-                           callbacks, desc, checkpoint, dyn)
+    steps, wall, ck = _fit(lit, cfg, device, precision, total_steps, spe, (train_batches, test_batches),
+                           logger if world.is_main else None, callbacks, desc, checkpoint, dyn, world)
     train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
-    extra = {**({"checkpoint": ck} if ck else {}), **({"infobatch": dyn.summary(lit)} if dyn else {})}
+    extra = {**({"checkpoint": ck} if ck else {}), **({"infobatch": dyn.summary(lit)} if dyn else {}),
+             **({"world_size": world.size, "launch": world.launch} if world.size > 1 else {})}
     return {
         **_final_metrics(lit), "train_error": train_error, "train_loss": train_loss,
         "curve": lit.curve, "steps": steps, "epochs": lit.epochs_done if dyn else steps / spe,
@@ -232,7 +259,7 @@ def train_student(
         "budget_steps": own_steps, "steps_floor_applied": total_steps > own_steps, "train_seconds": wall,
         **_compute(lit.examples_seen, n_kept, flops, wall),
         "device": str(device), "precision": precision, "channels_last": channels_last, "lr": lr,
-        "model": lit.model, "extra": extra,
+        "model": lit.model.cpu() if world.launch == "spawned" else lit.model, "extra": extra,
     }
 
 
@@ -261,15 +288,15 @@ def _compute(examples_seen: int, n_kept: int, flops: Optional[float], wall: floa
 
 def _fit(lit: LitClassifier, cfg: dict, device: torch.device, precision: str, total_steps: int, spe: int,
          batches: tuple, logger: Any, callbacks: Optional[list], desc: str,
-         checkpoint: Optional[RunCheckpoint] = None,
-         dyn: Optional[DynamicRun] = None) -> tuple[int, float, Optional[dict]]:
+         checkpoint: Optional[RunCheckpoint] = None, dyn: Optional[DynamicRun] = None,
+         world: World = World()) -> tuple[int, float, Optional[dict]]:
     """Run the Lightning loop for ``total_steps`` with ``n_evals`` test evaluations, resuming from ``checkpoint``'s
     newest intact file; (steps run, training seconds, checkpoint stats or None). ``dyn``: an InfoBatch run, one
     Lightning epoch that ends with its stream (epochs budget) or at ``total_steps`` (steps budget)."""
     train_batches, test_batches = batches
     n_evals = int(cfg["n_evals"] or cfg["epochs"])
     val_every = max(1, total_steps // max(1, n_evals))
-    progress = [StepProgress(total_steps, desc)] if cfg["progress_bar"] else []
+    progress = [StepProgress(total_steps, desc)] if cfg["progress_bar"] and world.is_main else []
     stateful = {"infobatch": dyn.infobatch} if dyn is not None else None
     ckpt = (Checkpointer(checkpoint, train_batches, spe, total_steps, val_every, stateful=stateful)
             if checkpoint is not None else None)
@@ -278,17 +305,20 @@ def _fit(lit: LitClassifier, cfg: dict, device: torch.device, precision: str, to
         log.warning("run %s: resuming from its checkpoint at step %d of %d (%s)", desc, resume[1], total_steps,
                     resume[0])
     until_stream_ends = dyn is not None and dyn.epochs is not None
+    strategy, plugins = lightning_strategy(cfg, device, world) if world.size > 1 else ("auto", _cluster_plugins())
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec|dataloader is"
-                                                  " not resumable).*")
+                                                  " not resumable|sync_dist=True).*")  # logged values are global
         trainer = pl.Trainer(
-            accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision,
+            accelerator="gpu" if device.type == "cuda" else "cpu", precision=precision, strategy=strategy,
+            devices=int(cfg["devices"]) if world.size > 1 else 1, num_nodes=int(cfg["num_nodes"]),
+            use_distributed_sampler=False,  # the batches are sharded already (bench.train.data)
             max_steps=-1 if until_stream_ends else total_steps, max_epochs=1 if dyn is not None else -1,
             val_check_interval=val_every, check_val_every_n_epoch=None,
             num_sanity_val_steps=0, logger=logger if logger is not None else False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
             deterministic=bool(cfg["deterministic"]), callbacks=(callbacks or []) + progress + ([ckpt] if ckpt else []),
-            log_every_n_steps=max(1, spe), plugins=_cluster_plugins(),
+            log_every_n_steps=max(1, spe), plugins=plugins,
         )
         t0 = time.perf_counter()
         guard = active_guard() if ckpt is not None else None  # without checkpoints a signal acts at once

@@ -8,11 +8,10 @@ after a mid-run checkpoint (``state_after(batch_idx)`` / ``load_state_dict``).
 
 from __future__ import annotations
 
-import math
 from typing import Iterator, Optional, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 
 
 def normalise(x: torch.Tensor, mean: Optional[Sequence[float]], std: Optional[Sequence[float]]) -> torch.Tensor:
@@ -72,13 +71,26 @@ def augment(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
+def global_batches(n: int, batch_size: int, world: int = 1, drop_tail: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of the global batches over ``n`` ordered positions. With several processes (``world`` > 1)
+    every batch must give each rank an equal or at least non-empty shard: a training epoch (``drop_tail``) leaves
+    out its last ``n mod world`` positions, an evaluation folds a last batch smaller than ``world`` into the one
+    before. Each rank then takes ``order[start:end][rank::world]``."""
+    end = n - n % world if drop_tail and world > 1 else n
+    bounds = [(i, min(i + batch_size, end)) for i in range(0, end, batch_size)]
+    if world > 1 and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < world:
+        bounds[-2:] = [(bounds[-2][0], bounds[-1][1])]
+    return bounds
+
+
 class TensorBatches:
     """Iterable over shuffled mini-batches of device-resident tensors; ``len`` is the number of batches."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
                  augment_kind: str = "none", mean=None, std=None, channels_last: bool = False,
-                 resize: Optional[int] = None) -> None:
+                 resize: Optional[int] = None, shard: tuple[int, int] = (0, 1)) -> None:
         self.x, self.y = x, y
+        self.rank, self.world = int(shard[0]), int(shard[1])  # this process's shard of every batch (DDP)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.augment_kind = augment_kind if shuffle else "none"
@@ -92,13 +104,18 @@ class TensorBatches:
         self._resume: Optional[dict] = None
 
     def __len__(self) -> int:
-        return math.ceil(self.x.shape[0] / self.batch_size)
+        return len(self._bounds(0))
+
+    def _bounds(self, start: int) -> list[tuple[int, int]]:
+        """The global batches of an epoch from position ``start`` (a multiple of the batch size) on."""
+        b = global_batches(self.x.shape[0], self.batch_size, self.world, drop_tail=self.shuffle)
+        return b[start // self.batch_size:]
 
     def state_after(self, batch_idx: int) -> dict:
         """The stream's state once batch ``batch_idx`` of the current epoch has been used: what ``load_state_dict``
         needs to continue with batch ``batch_idx + 1`` (or the next epoch), exactly as an uninterrupted run would."""
         start = (batch_idx + 1) * self.batch_size
-        done = start >= self.x.shape[0]
+        done = start >= global_batches(self.x.shape[0], self.batch_size, self.world, self.shuffle)[-1][1]
         return {"order": None if done or self._order is None else self._order.cpu(), "start": 0 if done else start,
                 "gen": self._gen_after[batch_idx].clone()}
 
@@ -119,14 +136,17 @@ class TensorBatches:
             order = (torch.randperm(n, generator=self.gen, device=self.gen.device).to(dev) if self.shuffle
                      else torch.arange(n, device=dev))
         self._order, self._gen_after = order, {}
-        for i in range(start, n, self.batch_size):
-            pos = order[i:i + self.batch_size]
+        for i, j in self._bounds(start):
+            pos, mine = order[i:j], slice(None)
+            if self.world > 1:  # this rank's shard; augmentation draws cover the whole batch, as on one device
+                draws = self.shuffle and self.augment_kind != "none"
+                pos, mine = (pos, slice(self.rank, None, self.world)) if draws else (pos[self.rank::self.world], mine)
             xb = self._inputs(pos)
             if self.shuffle:  # a few states back suffice: the training loop prefetches one batch
                 b = i // self.batch_size
                 self._gen_after[b] = self.gen.get_state()
                 self._gen_after.pop(b - 4, None)
-            yield xb, self.y[pos], pos
+            yield xb[mine], self.y[pos][mine], pos[mine]
 
     def _inputs(self, pos: torch.Tensor) -> torch.Tensor:
         """The model inputs of positions ``pos``: normalised, augmented (one draw of ``self.gen``), resized."""
@@ -191,19 +211,38 @@ class ResumableSampler(Sampler):
         yield from order[(resume or {}).get("skip", 0):].tolist()
 
 
+class ShardBatchSampler(Sampler):
+    """This rank's shard (``rank::world``) of every global batch of ``sampler``'s positions (``global_batches``)."""
+
+    def __init__(self, sampler: Sampler, batch_size: int, rank: int, world: int, drop_tail: bool) -> None:
+        self.sampler, self.batch_size, self.rank, self.world = sampler, int(batch_size), int(rank), int(world)
+        self.drop_tail = drop_tail
+
+    def __len__(self) -> int:
+        return len(global_batches(len(self.sampler), self.batch_size, self.world, self.drop_tail))
+
+    def __iter__(self) -> Iterator[list[int]]:
+        positions = list(iter(self.sampler))
+        for i, j in global_batches(len(positions), self.batch_size, self.world, self.drop_tail):
+            yield positions[i:j][self.rank::self.world]
+
+
 class FolderBatches(DataLoader):
     """A DataLoader over a folder dataset that can continue an epoch after a checkpoint: the same examples in the
-    same order (the workers' augmentation draws differ from an uninterrupted run)."""
+    same order (the workers' augmentation draws differ from an uninterrupted run). ``global_batch_size``: the batch
+    over all ranks (the loader's own, or its ShardBatchSampler's)."""
+
+    global_batch_size: int = 0
 
     def state_after(self, batch_idx: int) -> dict:
-        skip = (batch_idx + 1) * int(self.batch_size)
-        sampler = self.sampler
+        skip = (batch_idx + 1) * int(self.global_batch_size)
+        sampler = self.batch_sampler.sampler
         if skip >= len(sampler):
             return {"gen": sampler.after_draw.clone(), "skip": 0}
         return {"gen": sampler.epoch_start.clone(), "skip": skip}
 
     def load_state_dict(self, state: dict) -> None:
-        self.sampler._resume = state
+        self.batch_sampler.sampler._resume = state
 
 
 class PlanSampler(Sampler):
@@ -235,14 +274,21 @@ class PlannedFolderBatches(DataLoader):
 
 
 def folder_loader(dataset: Dataset, ids: Sequence[int], labels: torch.Tensor, batch_size: int, shuffle: bool,
-                  num_workers: int, seed: int = 0, planned: bool = False) -> DataLoader:
+                  num_workers: int, seed: int = 0, planned: bool = False,
+                  shard: tuple[int, int] = (0, 1)) -> DataLoader:
     """A loader of ``(x, y, position)``: shuffled and resumable (``shuffle``), in the order of dynamic-pruning
-    plans (``planned``), or in order."""
+    plans (``planned``), or in order; with ``shard`` = (rank, world) each batch is this rank's shard of a global
+    batch of ``batch_size``."""
     subset = IndexedSubset(dataset, ids, labels)
-    common = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=torch.cuda.is_available(),
-                  persistent_workers=num_workers > 0, drop_last=False)
+    common = dict(num_workers=num_workers, pin_memory=torch.cuda.is_available(), persistent_workers=num_workers > 0)
     if planned:
-        return PlannedFolderBatches(subset, sampler=PlanSampler(), **common)
+        return PlannedFolderBatches(subset, sampler=PlanSampler(), batch_size=batch_size, drop_last=False, **common)
+    sampler = ResumableSampler(len(subset), seed) if shuffle else SequentialSampler(subset)
+    cls = FolderBatches if shuffle else DataLoader
+    if shard[1] > 1:
+        loader = cls(subset, batch_sampler=ShardBatchSampler(sampler, batch_size, *shard, drop_tail=shuffle), **common)
+    else:
+        loader = cls(subset, sampler=sampler, batch_size=batch_size, drop_last=False, **common)
     if shuffle:
-        return FolderBatches(subset, sampler=ResumableSampler(len(subset), seed), **common)
-    return DataLoader(subset, shuffle=False, **common)
+        loader.global_batch_size = int(batch_size)
+    return loader

@@ -85,6 +85,10 @@ class LitClassifier(pl.LightningModule):
         self._val_sums: Optional[torch.Tensor] = None
         self._train_loss_sum = torch.zeros(())
         self._train_batches = 0
+        self._world = 1  # processes training this model together (DDP), from the trainer at the start
+
+    def on_train_start(self) -> None:
+        self._world = int(self.trainer.world_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -99,7 +103,7 @@ class LitClassifier(pl.LightningModule):
             loss = self.weighted_loss(logits, y, batch[2], batch[3])
         else:
             loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-        self.examples_seen += int(y.shape[0])
+        self.examples_seen += int(y.shape[0]) * self._world  # DDP: every rank's shard is the same size
         det = loss.detach()
         if self._nonfinite.device != det.device:
             self._nonfinite = self._nonfinite.to(det.device)
@@ -151,9 +155,13 @@ class LitClassifier(pl.LightningModule):
         if self.trainer.sanity_checking:
             return
         self._raise_if_nonfinite()
-        loss_sum, correct, count = self._val_sums.tolist()
+        strategy = self.trainer.strategy  # under DDP: the sums over every rank's shard
+        loss_sum, correct, count = strategy.reduce(self._val_sums, reduce_op="sum").tolist()
         acc = correct / max(count, 1.0)
-        train_loss = float(self._train_loss_sum) / max(self._train_batches, 1)
+        train = torch.stack([self._train_loss_sum.double().to(self.device),
+                             torch.tensor(float(self._train_batches), dtype=torch.float64, device=self.device)])
+        loss_total, batches = strategy.reduce(train, reduce_op="sum").tolist()
+        train_loss = loss_total / max(batches, 1.0)
         epoch = self.epochs_done if self.infobatch is not None else self.global_step / self.steps_per_epoch
         point = {"step": int(self.global_step), "epoch": epoch,
                  "test_error": 1.0 - acc, "test_accuracy": acc, "test_loss": loss_sum / max(count, 1.0),

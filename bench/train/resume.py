@@ -22,6 +22,7 @@ import pytorch_lightning as pl
 from bench.checkpoint import CheckpointDir, Every, active_guard, test_kill_hook
 
 log = logging.getLogger("bench.train")
+SYNC_EVERY = 25  # optimiser steps between two DDP agreements on a timed or signalled checkpoint
 
 
 @dataclass
@@ -66,6 +67,9 @@ class Checkpointer(pl.Callback):
         signalled = self.guard is not None and self.guard.requested is not None
         periodic = self.spec.every is not None and self.spec.every.due(step, self.spe,
                                                                        time.perf_counter() - self._t_last)
+        if trainer.world_size > 1:  # act on a signal only once every rank saves at the same step
+            periodic = self._agree(trainer, step, signalled, periodic)
+            signalled = signalled and periodic
         if (signalled or periodic) and step < self.total_steps and hasattr(self.batches, "state_after"):
             if step % self.val_every == 0:  # a test evaluation follows this step: save once it is in the curve
                 self._pending = batch_idx
@@ -74,6 +78,16 @@ class Checkpointer(pl.Callback):
         if signalled and self._pending is None:
             self.guard.after_checkpoint()
         test_kill_hook()
+
+    def _agree(self, trainer: pl.Trainer, step: int, signalled: bool, periodic: bool) -> bool:
+        """Under DDP every rank must save at the same step: a schedule by steps or epochs agrees by itself; one by
+        minutes, and a signal, are settled every SYNC_EVERY steps (a one-flag all-reduce): any rank due, all save."""
+        if self.spec.every is not None and self.spec.every.kind != "minutes":
+            return periodic or (step % SYNC_EVERY == 0 and trainer.strategy.reduce_boolean_decision(signalled,
+                                                                                                 all=False))
+        if step % SYNC_EVERY:
+            return False
+        return bool(trainer.strategy.reduce_boolean_decision(signalled or periodic, all=False))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._pending is None or trainer.sanity_checking:
@@ -87,6 +101,9 @@ class Checkpointer(pl.Callback):
         t0 = time.perf_counter()
         self._data_state = self.batches.state_after(batch_idx)
         step = int(trainer.global_step)
+        if not trainer.is_global_zero:  # DDP: every rank takes part in the checkpoint; rank 0 writes the file
+            trainer.save_checkpoint(self.spec.root / "unused", weights_only=False)
+            return self.spec.root
         path = self.spec.files.save(step, lambda p: trainer.save_checkpoint(p, weights_only=False),
                                     {**self.spec.meta, "global_step": step})
         self._t_last = time.perf_counter()

@@ -1,0 +1,126 @@
+"""Several devices per run (DDP), checked on the CPU with 2 processes (gloo):
+
+- every global batch is split into equal, disjoint shards whose union is the one-process batch (same augmentation
+  draws), on the device-resident and the folder paths; test evaluations cover every example once;
+- a run spawned on 2 processes writes one record with the fields of a 1-process run, the same steps and examples
+  seen, and a test error within noise of it; killed mid-run and relaunched, it resumes from its checkpoint and ends
+  within 1% of an uninterrupted 2-process run (not bit-identical, unlike one process);
+- under torchrun (the launcher starts the processes, as SLURM tasks do) only rank 0 writes the record;
+- bad multi-device settings are rejected before training, naming the value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.run import ConfigError, run_pipeline, validate_config
+from bench.train.data import ResumableSampler, ShardBatchSampler, TensorBatches, global_batches
+from conftest import TINY_MNIST1D, compose
+
+DDP_RUN = [o for o in TINY_MNIST1D if not o.startswith(("model", "dataset.n_train", "train.epochs"))] + [
+    "dataset.n_train=1000", "model=cnn1d", "train.epochs=4", "train.num_threads=1", "metric=none", "prune.keep=1.0"]
+
+
+def _shards(n: int, world: int, batch_size: int = 8, augment: str = "shift1d", shuffle: bool = True) -> list:
+    x = torch.arange(n * 12, dtype=torch.float32).view(n, 1, 12)
+    y = torch.arange(n)
+    return [list(TensorBatches(x, y, batch_size, shuffle=shuffle, seed=3, augment_kind=augment,
+                               shard=(r, world))) for r in range(world)]
+
+
+@pytest.mark.parametrize("n", [37, 40, 41])
+def test_tensor_batches_shards_partition_each_global_batch(n):
+    (whole,), shards = _shards(n, 1), _shards(n, 2)
+    assert len(shards[0]) == len(shards[1])
+    for b, (r0, r1) in enumerate(zip(*shards)):
+        assert r0[0].shape[0] == r1[0].shape[0] > 0  # equal shards: the same number of batches on each rank
+        x, y, pos = whole[b]
+        assert torch.equal(torch.cat([r0[2], r1[2]]).sort().values, pos[: r0[2].numel() * 2].sort().values)
+        assert torch.equal(r0[0], x[0::2][: r0[0].shape[0]]) and torch.equal(r1[0], x[1::2][: r1[0].shape[0]])
+    seen = torch.cat([p for s in shards for _, _, p in s])
+    assert seen.numel() == n - n % 2 and seen.unique().numel() == seen.numel()  # an odd tail waits an epoch
+
+
+def test_evaluation_shards_cover_every_example_once():
+    for n in (33, 41):  # 41 = 5 x 8 + 1: the last batch of 1 is folded into the one before
+        shards = _shards(n, 2, augment="none", shuffle=False)
+        assert len(shards[0]) == len(shards[1])
+        pos = torch.cat([p for s in shards for _, _, p in s])
+        assert sorted(pos.tolist()) == list(range(n))
+    assert global_batches(41, 8, 2) == [(0, 8), (8, 16), (16, 24), (24, 32), (32, 41)]
+    assert global_batches(41, 8, 2, drop_tail=True)[-1] == (32, 40)
+
+
+def test_folder_batch_sampler_shards_the_resumable_order():
+    whole = list(iter(torch.utils.data.BatchSampler(ResumableSampler(30, seed=1), 8, drop_last=False)))
+    ranks = [list(ShardBatchSampler(ResumableSampler(30, seed=1), 8, r, 2, drop_tail=True)) for r in range(2)]
+    assert [len(r) for r in ranks] == [4, 4]
+    for b, (r0, r1) in enumerate(zip(*ranks)):
+        assert r0 == whole[b][0::2] and r1 == whole[b][1::2]
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ("train.devices=0", "train.devices=0"), ("train.num_nodes=-1", "train.num_nodes=-1"),
+    ("train.strategy=fsdp", "train.strategy 'fsdp'"), ("train.batch_size=63", "train.batch_size=63"),
+])
+def test_bad_device_settings_are_rejected_before_training(bad, needle):
+    with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
+        validate_config(compose([*TINY_MNIST1D, "train.devices=2", bad]))
+
+
+def test_infobatch_on_several_devices_is_rejected():
+    with pytest.raises(ConfigError, match="one device"):
+        validate_config(compose([*TINY_MNIST1D, "prune=infobatch", "metric=none", "train.devices=2"]))
+
+
+def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(_isolated_env, tmp_path, monkeypatch):
+    one = run_pipeline(compose([*DDP_RUN, f"paths.root={tmp_path / 'one'}", "train.checkpoint_every=null"]))
+    two_root = tmp_path / "two"
+    two = run_pipeline(compose([*DDP_RUN, "train.devices=2", f"paths.root={two_root}", "train.checkpoint_every=null",
+                                "logger=wandb"]))
+    assert one["status"] == two["status"] == "ok", (one["reason"], two["reason"])
+    assert set(one) - {"extra"} == set(two) - {"extra"}
+    assert two["extra"]["world_size"] == 2 and two["extra"]["launch"] == "spawned"
+    for key in ("steps", "examples_seen", "n_train", "epochs"):
+        assert one[key] == two[key], key
+    # 200 test examples: a binomial s.e. of about 0.034 at these errors; BatchNorm statistics are per shard
+    assert abs(one["test_error"] - two["test_error"]) < 0.1, (one["test_error"], two["test_error"])
+    assert len(list((two_root / "records").glob("*.json"))) == 1
+    runs = list((two_root / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1, runs  # one wandb run, with the curve logged at the end
+    assert runs[0].read_bytes().count(b"test/error") >= len(two["curve"])
+
+    # killed at step 12 with a checkpoint every 5 steps, then relaunched: resumes from step 10
+    ck = ["train.devices=2", f"paths.root={tmp_path / 'ck'}", "train.checkpoint_every=5steps"]
+    monkeypatch.setenv("BENCH_TEST_KILL_AT_STEP", "12")
+    killed = run_pipeline(compose([*DDP_RUN, *ck]))
+    assert killed["status"] == "failed"
+    monkeypatch.delenv("BENCH_TEST_KILL_AT_STEP")
+    resumed = run_pipeline(compose([*DDP_RUN, *ck, "force=true"]))
+    assert resumed["extra"]["checkpoint"]["resumed_from_step"] == 10
+    # not bit-identical as on one process (test losses agree to ~1e-4; the cause is not pinned down), so: the same
+    # steps and examples, and every point of the curve within 1% of the uninterrupted run's
+    assert [p["step"] for p in resumed["curve"]] == [p["step"] for p in two["curve"]]
+    assert resumed["examples_seen"] == two["examples_seen"]
+    for a, b in zip(resumed["curve"], two["curve"]):
+        assert a["test_loss"] == pytest.approx(b["test_loss"], rel=0.01)
+
+
+def test_torchrun_processes_write_one_record_from_rank_zero(_isolated_env, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    args = [*DDP_RUN, "train.devices=2", f"paths.root={tmp_path}", "train.checkpoint_every=null"]
+    env = {**os.environ, "BENCH_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "bench.run", *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]
+    assert len(records) == 1 and records[0]["status"] == "ok"
+    assert records[0]["extra"]["world_size"] == 2 and records[0]["extra"]["launch"] == "external"
+    assert proc.stdout.count(records[0]["run_id"]) == 1  # one run line, from rank 0
