@@ -423,3 +423,18 @@ def test_import_does_not_pull_torch_or_pyplot():
             "bad=[m for m in ('torch','matplotlib.pyplot','wandb') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_panel_reference_line_is_static_random_pruning_on_infobatch_panels():
+    """InfoBatch on random subsets (metric=random, strategy=infobatch) is a rule: the grey line stays static random."""
+    import pandas as pd
+
+    from bench.collect.panels import _baseline_fit
+
+    fits = pd.DataFrame([
+        {"kind": "frontier", "metric": "random", "strategy": "infobatch", "a": 1.0},
+        {"kind": "frontier", "metric": "random", "strategy": "keep_hard", "a": 2.0},
+        {"kind": "frontier", "metric": "random", "strategy": "keep_easy", "a": 3.0},
+    ])
+    assert _baseline_fit(fits, {}, "random", "infobatch")["a"] == 2.0
+    assert _baseline_fit(fits, {}, "random", "keep_easy")["a"] == 3.0

@@ -30,6 +30,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .verdict import match_mask
+
 __all__ = ["ComputeFit", "best_keep_at_budget", "examples_seen", "fit_compute_law", "fit_compute_laws",
            "holdout_check", "predict_error", "utility_term"]
 
@@ -196,8 +198,8 @@ def holdout_check(df: pd.DataFrame, held_out: pd.Series, *, y: str = "test_error
     for key, g in d.loc[held_out].groupby(by + ["pool_size", "steps"], dropna=False, sort=True):
         k = dict(zip(by + ["pool_size", "steps"], key))
         means = g.groupby("keep")[y].mean()
-        f = fits.loc[np.logical_and.reduce([fits[c] == k[c] for c in by]) & fits["keep"].isin(means.index)] \
-            if len(fits) else fits
+        f = fits.loc[match_mask(fits, {c: k[c] for c in by}) & fits["keep"].isin(means.index)] \
+            if len(fits) else fits  # NaN keys match NaN
         if len(f) < 2:
             continue
         e = float(g["examples_seen"].mean())

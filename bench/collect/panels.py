@@ -22,7 +22,12 @@ __all__ = ["plot_metric_panels"]
 
 
 def _baseline_fit(fits: pd.DataFrame, key: dict, baseline: str, strategy: str):
+    """The baseline's frontier fit: static random pruning (InfoBatch on random subsets is a rule, not the baseline),
+    with the panel's strategy where it has one."""
+    from bench.collect.verdict import DYNAMIC_STRATEGIES
+
     f = fits.loc[_match(fits, {**key, "kind": "frontier", "metric": baseline})]
+    f = f.loc[~f["strategy"].isin(DYNAMIC_STRATEGIES)]
     same = f.loc[f["strategy"] == strategy]
     f = same if len(same) else f
     return f.iloc[0].to_dict() if len(f) else None
