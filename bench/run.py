@@ -204,13 +204,33 @@ def build_logger(cfg: dict, rid: str, sweep: Optional[str]):
     # wandb's own console messages (run banners, history, sync hints) only with logger.verbose=true; its files are
     # written either way
     quiet = {} if lg.get("verbose") else {"silent": True, "quiet": True, "show_info": False, "show_warnings": False}
+    wandb_id, resumed = wandb_run_id(cfg, rid)
     logger = WandbLogger(
         project=lg.get("project", "data-pruning"), entity=lg.get("entity"), group=lg.get("group") or sweep,
         name=rid, save_dir=str(paths["wandb_dir"]), mode=mode, job_type="train", tags=list(lg.get("tags") or []),
-        config=cfg, reinit="finish_previous", settings=wandb.Settings(**quiet),
+        config=cfg, reinit="finish_previous", settings=wandb.Settings(**quiet), id=wandb_id,
+        resume="allow" if resumed else None,
     )
     logger._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb warns that it has no effect
     return logger
+
+
+def wandb_run_id(cfg: dict, rid: str) -> tuple[str, bool]:
+    """(wandb run id, whether it continues an interrupted run). A run that will resume from a mid-run checkpoint
+    logs into the wandb run it started (its id is kept next to the checkpoints, and goes with them); any other
+    start gets a new id."""
+    import secrets
+
+    from bench.scores import atomic_write_bytes
+
+    ck = run_checkpoint(cfg, rid)
+    path = ck.root / "wandb_id"
+    if path.is_file() and ck.files.latest(expect={"run_id": rid}) is not None:
+        return path.read_text().strip(), True
+    new = secrets.token_hex(6)
+    ck.root.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, new.encode())
+    return new, False
 
 
 def close_logger(logger: Any, summary: dict) -> None:

@@ -256,3 +256,19 @@ def test_wandb_is_silent_by_default_and_still_writes_its_files(_isolated_env, mo
     assert rec["status"] == "ok" and "wandb" not in (out.out + out.err).lower()
     assert list((_isolated_env / "wandb").glob("offline-run-*"))
     assert out.out.strip().splitlines()[-1].startswith(rec["run_id"])  # the run's own line
+
+
+def test_a_resumed_run_logs_into_the_wandb_run_it_started(_isolated_env):
+    from bench.run import build_logger, close_logger, run_checkpoint, wandb_run_id
+
+    cfg = compose([*RESUMABLE[:-1], "logger=wandb", "train.checkpoint_every=3steps"])
+    rid = run_id(cfg)
+    first, resumed = wandb_run_id(cfg, rid)
+    second, resumed_again = wandb_run_id(cfg, rid)
+    assert not resumed and not resumed_again and first != second  # no checkpoint: a fresh start, a new wandb run
+    run_checkpoint(cfg, rid).files.save(3, lambda p: p.write_bytes(b"ckpt"), {"run_id": rid})
+    assert wandb_run_id(cfg, rid) == (second, True)  # a checkpoint to resume from: the same wandb run
+    logger = build_logger(cfg, rid, None)
+    assert logger.experiment.id == second
+    close_logger(logger, {"status": "ok"})
+    assert [p.name.endswith(second) for p in (_isolated_env / "wandb").glob("offline-run-*")] == [True]
