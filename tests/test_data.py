@@ -116,3 +116,31 @@ def test_image_folder_errors(tmp_path):
     bad.write_bytes(bad.read_bytes()[:40])
     with pytest.raises(DatasetError, match="ant_0.png.*corrupt or truncated"):
         build_dataset("imagenet", root=str(tmp_path), image_size=32, verify_images=True)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_folder_batches_resume_mid_epoch_with_the_same_augmentations(tmp_path, workers):
+    """A folder run resumed after 2 batches gets the examples *and* augmentation draws of an uninterrupted one."""
+    from bench.train.data import folder_loader
+
+    write_image_folder(tmp_path)
+    s = build_dataset("imagenet", root=str(tmp_path), image_size=32, test_resize=36)
+    pool = make_pool(s, 18, seed=0)
+
+    def loader():
+        return folder_loader(s.train_set, pool.ids, pool.y, batch_size=4, shuffle=True, num_workers=workers, seed=5)
+
+    a = loader()
+    it = iter(a)
+    head = [next(it) for _ in range(2)]
+    state = a.state_after(1)
+    rest, next_epoch = list(it), list(a)
+    b = loader()
+    b.load_state_dict(state)
+    resumed, resumed_next = list(b), list(b)
+    for want, got in zip(rest + next_epoch, resumed + resumed_next, strict=True):
+        assert torch.equal(want[2], got[2]) and torch.equal(want[0], got[0])
+    epochs = [{int(p): x[j] for x, _, pos in batches for j, p in enumerate(pos)} for batches in (head + rest,
+                                                                                                  next_epoch)]
+    assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(18))
+    assert sum(not torch.equal(epochs[0][p], epochs[1][p]) for p in range(18)) >= 15  # new draws each epoch

@@ -174,7 +174,11 @@ class TensorBatches:
 
 
 class IndexedSubset(Dataset):
-    """``dataset[ids[i]]`` with label ``labels[i]`` (noisy labels override the folder's), returning (x, y, i)."""
+    """``dataset[ids[i]]`` with label ``labels[i]`` (noisy labels override the folder's), returning (x, y, i).
+
+    An index ``(i, epoch_seed)`` (from ``ResumableSampler``) draws the example's augmentation from a torch generator
+    seeded by the epoch and the position alone, so the draws do not depend on which worker loads it or on what it
+    loaded before: a run resumed in mid-epoch gets the augmentations of an uninterrupted one."""
 
     def __init__(self, dataset: Dataset, ids: Sequence[int], labels: torch.Tensor) -> None:
         self.dataset, self.ids, self.labels = dataset, list(map(int, ids)), labels
@@ -182,13 +186,21 @@ class IndexedSubset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, i: int):
-        x, _ = self.dataset[self.ids[i]]
+    def __getitem__(self, index):
+        if isinstance(index, tuple):
+            i, epoch_seed = index
+            with torch.random.fork_rng(devices=[]):  # the process's own stream is left as it was
+                torch.manual_seed((int(epoch_seed) * 1_000_003 + int(i)) % (1 << 63))
+                x, _ = self.dataset[self.ids[i]]
+        else:
+            i = index
+            x, _ = self.dataset[self.ids[i]]
         return x, self.labels[i], i
 
 
 class ResumableSampler(Sampler):
-    """Positions 0..n-1, shuffled once per epoch by its own generator; an epoch can start part-way (a resume)."""
+    """Positions 0..n-1, shuffled once per epoch by its own generator; an epoch can start part-way (a resume).
+    It yields ``(position, epoch_seed)``: the seed of the epoch's augmentation draws (see ``IndexedSubset``)."""
 
     def __init__(self, n: int, seed: int = 0) -> None:
         self.n = int(n)
@@ -201,14 +213,16 @@ class ResumableSampler(Sampler):
     def __len__(self) -> int:
         return self.n
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[tuple[int, int]]:
         resume, self._resume = self._resume, None
         if resume is not None:
             self.gen.set_state(resume["gen"])
         self.epoch_start = self.gen.get_state()
         order = torch.randperm(self.n, generator=self.gen)
+        epoch_seed = int(torch.randint(0, 1 << 31, (1,), generator=self.gen))
         self.after_draw = self.gen.get_state()
-        yield from order[(resume or {}).get("skip", 0):].tolist()
+        for i in order[(resume or {}).get("skip", 0):].tolist():
+            yield i, epoch_seed
 
 
 class ShardBatchSampler(Sampler):
@@ -229,8 +243,8 @@ class ShardBatchSampler(Sampler):
 
 class FolderBatches(DataLoader):
     """A DataLoader over a folder dataset that can continue an epoch after a checkpoint: the same examples in the
-    same order (the workers' augmentation draws differ from an uninterrupted run). ``global_batch_size``: the batch
-    over all ranks (the loader's own, or its ShardBatchSampler's)."""
+    same order with the same augmentation draws. ``global_batch_size``: the batch over all ranks (the loader's own,
+    or its ShardBatchSampler's)."""
 
     global_batch_size: int = 0
 
