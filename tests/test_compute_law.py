@@ -71,3 +71,38 @@ def test_holdout_prediction_matches_held_out_runs():
     chk = holdout_check(both, pd.Series(held, index=both.index))
     assert len(chk) == 4 and (chk["regret"] <= 1e-9).all(), chk
     assert predict_error({"a": A, "b": B, "tau": TAU}, 1000, 1000) == pytest.approx(A * 1000 ** B)
+
+
+def test_one_pool_several_budgets_recovers_tau_and_the_best_keep_moves_to_more_data():
+    """The mnist1d_compute design: one pool, each keep at several step budgets (one kept-set size per keep). With one
+    kept-set size a and b trade off (only a·S^b is pinned), but the half-life tau is recovered, and with repeats
+    losing value the best keep grows with compute, observed and predicted."""
+    from bench.collect import budgets as bg
+
+    laws = {0.25: (0.6 * A, B), 0.5: (0.8 * A, B), 1.0: (A, B)}  # a smaller kept set of better examples
+    rng = np.random.default_rng(1)
+    pool, rows = 8000, []
+    for keep in laws:
+        S = keep * pool
+        for steps in (10, 40, 160, 640, 2560):
+            e = steps * 128.0
+            for seed in range(3):
+                a, b = laws[keep]
+                err = a * math.exp(b * float(utility_term(S, e, TAU))) * math.exp(rng.normal(0, 0.02))
+                rows.append({"dataset": "synth", "model": "m", "metric": "random", "strategy": "keep_hard",
+                             "keep": keep, "pool_size": pool, "n_train": S, "examples_seen": e, "epochs": e / S,
+                             "steps": steps, "budget": "steps", "seed": seed, "test_error": err})
+    ok = pd.DataFrame(rows)
+    fits = fit_compute_laws(ok, n_boot=100)
+    assert len(fits) == 3
+    assert ((fits["tau"] > TAU / 2) & (fits["tau"] < 2 * TAU)).all(), fits["tau"].tolist()
+    assert ((fits["tau_lo"] <= TAU) & (TAU <= fits["tau_hi"])).sum() >= 2
+    best = bg.best_keep_by_budget(bg.budget_cells(ok), fits)
+    assert best.sort_values("steps")["best_keep"].tolist() == sorted(best["best_keep"])  # never moves back
+    assert best["best_keep"].iloc[0] < best["best_keep"].iloc[-1]
+    assert (best["predicted_keep"] == best["best_keep"]).mean() >= 0.8
+    assert "moves toward more data" in bg.answer_lines(best)[0]
+    held = bg.holdout_largest_budget(ok)
+    assert len(held) == 1 and held["predicted_keep"].iloc[0] == held["observed_keep"].iloc[0]
+    wide = bg.rules_at_budget(best)
+    assert list(wide["steps"]) == [10, 40, 160, 640, 2560] and "random keep_hard" in wide.columns

@@ -116,8 +116,8 @@ def fit_compute_law(S, e, y, taus: np.ndarray = TAU_GRID) -> ComputeFit:
     """Least-squares ``(a, b, tau)`` on log errors; ``tau`` on a grid, ``(log a, b)`` in closed form per ``tau``."""
     S, e, y = _clean_runs(S, e, y)
     res = ComputeFit(n_obs=len(y), n_cells=len(set(zip(S.round(6), e.round(6)))))
-    if res.n_cells < 4 or len(np.unique(S)) < 2:
-        return res
+    if res.n_cells < 4 or (len(np.unique(S)) < 2 and len(np.unique(e)) < 4):
+        return res  # one kept-set size needs 4 budgets: (a S^b, b, tau) from how repeats lose value
     return _fit(_utility_matrix(S, e, taus), np.log(y), taus, res)
 
 

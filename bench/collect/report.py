@@ -36,6 +36,7 @@ import pandas as pd
 
 from . import frontier as fr
 from . import panels, plots
+from . import budgets as bg
 from . import compute as cp
 from . import verdict as vd
 from .table import LoadResult, load
@@ -173,7 +174,8 @@ def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: di
     tables = {"runs.csv": ok, "failed.csv": failed, "summary.csv": res["verdicts"], "gains.csv": res["gains"],
               "fits.csv": res["fits"], "frontier.csv": res["frontier"], "curves.csv": res["curves"],
               "error_vs_keep.csv": res["error_vs_keep"], "droppable.csv": res["droppable"],
-              "compute_fits.csv": res["compute"],
+              "compute_fits.csv": res["compute"], "budgets.csv": res["budgets"],
+              "budget_holdout.csv": res["budget_holdout"],
               "class_balance.csv": res["class_balance"]}
     for name, df in tables.items():
         df.to_csv(out_dir / name, index=False)
@@ -198,7 +200,8 @@ def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
     if ok.empty:
         fits = pd.DataFrame(columns=["kind", *FITS_COLUMNS])
         return {"curves": empty, "fits": fits, "frontier": empty, "error_vs_keep": empty, "gains": empty,
-                "verdicts": empty, "droppable": empty, "class_balance": empty, "compute": empty, "answer": []}
+                "verdicts": empty, "droppable": empty, "class_balance": empty, "compute": empty, "answer": [],
+                "budget_cells": empty, "budgets": empty, "budget_holdout": empty}
     curves = fr.learning_curves(ok, x=x, context=context)
     fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
@@ -208,13 +211,19 @@ def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
     ctx_cols = fr.resolve_context(ok, context)
     gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
     verdicts = vd.verdict_table(front, fits, gains, context=ctx_cols)
+    compute = cp.fit_compute_laws(ok, n_boot=n_boot, seed=seed)
+    cells = bg.budget_cells(ok)
+    budgets = bg.best_keep_by_budget(cells, compute) if not cells.empty else pd.DataFrame()
     return {
         "curves": curves, "fits": fits, "frontier": front, "gains": gains, "verdicts": verdicts,
-        "answer": vd.answer_lines(verdicts, gains, baseline, ctx_cols),
+        "answer": vd.answer_lines(verdicts, gains, baseline, ctx_cols) + (
+            bg.answer_lines(budgets) if not budgets.empty else []),
+        "budget_cells": cells, "budgets": budgets,
+        "budget_holdout": bg.holdout_largest_budget(ok) if not cells.empty else pd.DataFrame(),
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
         "class_balance": fr.class_balance(ok),
-        "compute": cp.fit_compute_laws(ok, n_boot=n_boot, seed=seed),
+        "compute": compute,
     }
 
 
@@ -227,7 +236,7 @@ def _order_fits(fits: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFrame:
     return fits[lead + [c for c in fits.columns if c not in lead]]
 
 
-_PLOT_PREFIXES = ("panels_", "learning_curves_", "frontier_", "error_vs_keep_", "class_balance_", "theory_vs_sim_")
+_PLOT_PREFIXES = ("panels_", "budgets_", "learning_curves_", "frontier_", "error_vs_keep_", "class_balance_", "theory_vs_sim_")
 
 
 def _make_plots(res: dict, plot_dir: Path, tolerance: float, baseline_metric: str,
@@ -249,6 +258,7 @@ def _make_plots(res: dict, plot_dir: Path, tolerance: float, baseline_metric: st
     out += plots.plot_error_vs_keep(res["error_vs_keep"], res["droppable"], plot_dir, tolerance, formats,
                                     context=c)
     out += plots.plot_class_balance(res["class_balance"], plot_dir, formats)
+    out += bg.plot_budgets(res["budget_cells"], plot_dir, formats) if not res["budget_cells"].empty else []
     out += plots.plot_theory_vs_simulation(res["curves"], plot_dir, formats, context=c)
     return out
 
@@ -383,10 +393,24 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
     S.append(("table", "", _summary_table(res["verdicts"], ctx_cols)))
     S.append(("h3", "Best keep fraction at each n (error, gain over random; * better, † worse at 95%)", None))
     S.append(("table", "", _best_keep_table(res["gains"], ctx_cols)))
+    S += _budget_sections(res)
     S.append(("h2", "Key figures", None))
     S.append(("images", "", [p for p in plot_paths if p.endswith(".png") and
-                             Path(p).name.startswith(("panels_", "error_vs_keep_"))]))
+                             Path(p).name.startswith(("panels_", "budgets_", "error_vs_keep_"))]))
     return S
+
+
+def _budget_sections(res: dict) -> list:
+    """At a fixed pool under several step budgets: every rule at equal examples seen, and the best keep per budget
+    (observed, predicted by the compute-aware fits, and predicted for the largest budget held out of the fit)."""
+    if res["budgets"].empty:
+        return []
+    return [("h3", "Equal compute: best error over keep at each step budget (steps budget; same examples seen)", None),
+            ("table", "", _pretty(bg.rules_at_budget(res["budgets"]))),
+            ("h3", "Best keep at each budget: observed and predicted by the compute-aware fits", None),
+            ("table", "", _pretty(res["budgets"], fmt=".4g")),
+            ("h3", "Prediction check: fits without each rule's largest budget, best keep predicted there", None),
+            ("table", "", _pretty(res["budget_holdout"], fmt=".4g"))]
 
 
 def _mixed_settings_notes(ok: pd.DataFrame) -> list[str]:
