@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from bench.data import build_dataset, make_pool
+from bench.console import quiet_lightning
 from bench.train import train_student
 
 
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default="results/ddp")
     args = ap.parse_args()
+    quiet_lightning()
     splits = build_dataset("mnist1d", n_train=32000, n_test=4000)
     rows = []
     for seed in range(args.seeds):

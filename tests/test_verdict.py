@@ -364,3 +364,12 @@ def test_records_inside_the_output_folder_are_collected(tmp_path):
                                                            err=0.1 * (pool / 1000) ** -0.3)))
     out = collect([str(rec)], out_dir=str(tmp_path), n_boot=0, formats=("png",))
     assert out["n_ok"] == 3 and (tmp_path / "report.md").is_file()
+
+
+def test_mnist1d_compute_text_quotes_its_generated_report():
+    study = REPO / "results" / "mnist1d_compute"
+    report = (study / "report.md").read_text()
+    quoted = _quoted((study / "README.md").read_text())
+    assert quoted
+    for line in quoted:
+        assert line in report, line

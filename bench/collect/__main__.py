@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from bench.collect.frontier import CONTEXT_KEYS
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -27,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="x-variable: a column for all datasets (e.g. n_train) or per dataset "
                         "'perceptron=alpha_prune,cifar10=n_train' (default: n_train; "
                         "alpha_prune for dataset perceptron)")
-    p.add_argument("--context", default="label_noise,budget,test_key", metavar="COLS",
+    p.add_argument("--context", default=",".join(CONTEXT_KEYS), metavar="COLS",
                    help="comma-separated settings that split curves and are never pooled "
-                        "(default: label_noise,budget,test_key; e.g. add probe_angle_deg for a perceptron "
+                        "(default: label_noise,budget,step_budget,test_key; e.g. add probe_angle_deg for a perceptron "
                         "probe sweep; names also match extra.<name>)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates per fit (default 200)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed (default 0)")

@@ -44,6 +44,7 @@ class ComputeFit:
     """``E = a * exp(b * u(S, e; tau))`` with intervals; ``n_obs`` runs, ``n_cells`` distinct (S, e)."""
 
     a: float = math.nan
+    log_a: float = math.nan  # log a (a itself overflows when one kept-set size leaves a and b confounded)
     b: float = math.nan
     tau: float = math.nan
     b_lo: float = math.nan
@@ -80,7 +81,9 @@ def utility_term(S, e, tau: float) -> np.ndarray:
 
 def predict_error(fit: ComputeFit | dict, S, e) -> np.ndarray:
     f = fit if isinstance(fit, dict) else fit.to_dict()
-    return f["a"] * np.exp(f["b"] * utility_term(S, e, f["tau"]))
+    log_a = f.get("log_a")
+    log_a = math.log(f["a"]) if log_a is None or not np.isfinite(log_a) else log_a
+    return np.exp(log_a + f["b"] * utility_term(S, e, f["tau"]))
 
 
 def _utility_matrix(S: np.ndarray, e: np.ndarray, taus: np.ndarray) -> np.ndarray:
@@ -107,22 +110,29 @@ def _clean_runs(S, e, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _fit(U: np.ndarray, ly: np.ndarray, taus: np.ndarray, res: ComputeFit) -> ComputeFit:
     i, la, b, rss = _best_tau(U, ly)
-    res.a, res.b, res.tau, res.rss = math.exp(la), b, float(taus[i]), rss
-    res.status = "tau_at_grid_edge" if i in (0, len(taus) - 1) else "ok"
+    res.log_a, res.b, res.tau, res.rss = la, b, float(taus[i]), rss
+    res.a = math.exp(la) if la < 700 else math.inf
+    res.status = ("poorly_determined" if la >= 700 else "tau_at_grid_edge" if i in (0, len(taus) - 1) else "ok")
     return res
 
 
 def fit_compute_law(S, e, y, taus: np.ndarray = TAU_GRID) -> ComputeFit:
     """Least-squares ``(a, b, tau)`` on log errors; ``tau`` on a grid, ``(log a, b)`` in closed form per ``tau``."""
     S, e, y = _clean_runs(S, e, y)
-    res = ComputeFit(n_obs=len(y), n_cells=len(set(zip(S.round(6), e.round(6)))))
-    if res.n_cells < 4 or (len(np.unique(S)) < 2 and len(np.unique(e)) < 4):
-        return res  # one kept-set size needs 4 budgets: (a S^b, b, tau) from how repeats lose value
+    res = ComputeFit(n_obs=len(y), n_cells=len(np.unique(_cell_keys(S, e), axis=0)))
+    if res.n_cells < 4:  # one kept-set size at 4 budgets will do: (a S^b, b, tau) from how repeats lose value
+        return res
     return _fit(_utility_matrix(S, e, taus), np.log(y), taus, res)
 
 
+def _cell_keys(S: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """(S, e) cells, e to within 5%: runs of one budget whose examples seen differ a little (InfoBatch's pruned
+    epochs, partial batches) are replicates of one cell."""
+    return np.stack([S.round(6), np.round(np.log(e) / np.log(1.05))], axis=1)
+
+
 def _cell_members(S: np.ndarray, e: np.ndarray) -> list[np.ndarray]:
-    keys = np.stack([S, e], axis=1)
+    keys = _cell_keys(S, e)
     return [np.flatnonzero((keys == c).all(axis=1)) for c in np.unique(keys, axis=0)]
 
 

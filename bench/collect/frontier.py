@@ -59,7 +59,7 @@ __all__ = [
 
 CURVE_KEYS: tuple[str, ...] = ("dataset", "model", "metric", "strategy", "keep")
 FRONTIER_KEYS: tuple[str, ...] = ("dataset", "model", "metric", "strategy")
-CONTEXT_KEYS: tuple[str, ...] = ("label_noise", "budget", "test_key")
+CONTEXT_KEYS: tuple[str, ...] = ("label_noise", "budget", "step_budget", "test_key")
 XSpec = str | Mapping[str, str] | None
 
 _FULL = 1.0

@@ -216,8 +216,8 @@ def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
     budgets = bg.best_keep_by_budget(cells, compute) if not cells.empty else pd.DataFrame()
     return {
         "curves": curves, "fits": fits, "frontier": front, "gains": gains, "verdicts": verdicts,
-        "answer": vd.answer_lines(verdicts, gains, baseline, ctx_cols) + (
-            bg.answer_lines(budgets) if not budgets.empty else []),
+        "answer": (bg.answer_lines(budgets) if not budgets.empty else [])  # a compute study's own question first
+                  + vd.answer_lines(verdicts, gains, baseline, ctx_cols),
         "budget_cells": cells, "budgets": budgets,
         "budget_holdout": bg.holdout_largest_budget(ok) if not cells.empty else pd.DataFrame(),
         "error_vs_keep": fr.error_vs_keep(ok, context=context),

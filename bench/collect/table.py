@@ -242,6 +242,9 @@ def flatten_record(rec: dict, source: str | os.PathLike | None = None) -> dict[s
     curve = rec.get("curve")
     row["curve_points"] = len(curve) if isinstance(curve, list) else 0
     cfg = rec.get("config")
+    fixed_steps = ((cfg or {}).get("train") or {}).get("steps") if isinstance(cfg, dict) else None
+    if fixed_steps is not None:  # a fixed optimiser-step budget (train.steps): runs of different ones never pool
+        row["step_budget"] = int(fixed_steps)
     row["config_json"] = (json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
                           if cfg is not None else None)
     if source is not None:
