@@ -17,6 +17,7 @@
 #   scores    EL2N on 8,000 pool examples x 3 seeds at 0.9 ms each; the 32,000 + 4,000 mnist1d split generated
 #             once in ~5 s                                                                          ~   30 core-s
 #   total ~0.47 core-hours: ~15 min wall with 2 jobs on an idle machine, up to ~30 min under load like the timing's.
+# Measured on 2026-11-25 (2 cores, partly shared with development work): scores 40 s, students 912 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
