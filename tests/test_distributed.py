@@ -4,7 +4,7 @@
   draws), on the device-resident and the folder paths; test evaluations cover every example once;
 - a run spawned on 2 processes writes one record with the fields of a 1-process run, the same steps and examples
   seen, and a test error within noise of it; killed mid-run and relaunched, it resumes from its checkpoint and ends
-  within 1% of an uninterrupted 2-process run (not bit-identical, unlike one process);
+  with the record of an uninterrupted 2-process run;
 - under torchrun (the launcher starts the processes, as SLURM tasks do) only rank 0 writes the record;
 - bad multi-device settings are rejected before training, naming the value.
 """
@@ -105,12 +105,15 @@ def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(_isolat
     monkeypatch.delenv("BENCH_TEST_KILL_AT_STEP")
     resumed = run_pipeline(compose([*DDP_RUN, *ck, "force=true"]))
     assert resumed["extra"]["checkpoint"]["resumed_from_step"] == 10
-    # not bit-identical as on one process (test losses agree to ~1e-4; the cause is not pinned down), so: the same
-    # steps and examples, and every point of the curve within 1% of the uninterrupted run's
-    assert [p["step"] for p in resumed["curve"]] == [p["step"] for p in two["curve"]]
-    assert resumed["examples_seen"] == two["examples_seen"]
+    # the same numbers as the uninterrupted 2-process run: every rank evaluates with rank 0's BatchNorm statistics
+    # (those a checkpoint holds); the running training loss, summed over the ranks into the checkpoint, agrees to
+    # float rounding (the ranks' partial sums are added in another order)
+    drop = lambda curve: [{k: v for k, v in p.items() if k != "train_loss"} for p in curve]  # noqa: E731
+    assert drop(resumed["curve"]) == drop(two["curve"])
     for a, b in zip(resumed["curve"], two["curve"]):
-        assert a["test_loss"] == pytest.approx(b["test_loss"], rel=0.01)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+    for key in ("test_error", "test_loss", "train_error", "train_loss", "examples_seen", "steps"):
+        assert resumed[key] == two[key], key
 
 
 def test_torchrun_processes_write_one_record_from_rank_zero(_isolated_env, tmp_path):

@@ -18,7 +18,8 @@ The global batch is ``train.batch_size`` on any number of devices: each rank tra
 sees the same batch size, learning rate (no scaling), steps and schedule as on one device. What differs: BatchNorm
 statistics are per shard, and each epoch's random order leaves out its last ``n_kept mod world`` examples (fewer
 than ``world``; others next epoch) so that every rank gets the same number of batches. Test evaluations are sharded
-and summed across ranks; the kept-set error at the end is computed by each rank on the whole kept set.
+and summed across ranks, each rank with rank 0's BatchNorm statistics (so a run resumed from a checkpoint, which holds
+rank 0's, evaluates as an uninterrupted one); the kept-set error at the end is computed on the whole kept set.
 The settings do not change a run's id (like ``train.accelerator``): a run on 1 or 8 GPUs is the same run.
 """
 

@@ -167,6 +167,11 @@ class LitClassifier(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self._val_sums = torch.zeros(3, device=self.device, dtype=torch.float64)  # loss sum, correct, count
+        if self._world > 1:  # every rank evaluates with rank 0's BatchNorm statistics: those of the checkpoints
+            import torch.distributed as dist
+
+            for buf in self.model.buffers():
+                dist.broadcast(buf, src=0)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch[0], batch[1]
@@ -202,10 +207,16 @@ class LitClassifier(pl.LightningModule):
                        "train/loss": train_loss, "epoch_frac": point["epoch"]}, on_step=False, on_epoch=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """The curve and the running training-loss sums travel with a mid-run checkpoint."""
+        """The curve and the running training-loss sums (over every rank: every rank takes part in a save) travel
+        with a mid-run checkpoint."""
+        sums = torch.tensor([float(self._train_loss_sum), float(self._train_batches)], dtype=torch.float64,
+                            device=self.device)
+        if self._world > 1:
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+        loss_sum, batches = sums.tolist()
         checkpoint["bench_state"] = {"curve": list(self.curve), "nonfinite": bool(self._nonfinite),
-                                     "train_loss_sum": float(self._train_loss_sum),
-                                     "train_batches": self._train_batches, "examples_seen": self.examples_seen,
+                                     "train_loss_sum": loss_sum,
+                                     "train_batches": int(batches), "examples_seen": self.examples_seen,
                                      "examples_per_epoch": list(self.examples_per_epoch),
                                      "epochs_done": self.epochs_done, "progress": self._progress}
 
@@ -213,8 +224,10 @@ class LitClassifier(pl.LightningModule):
         state = checkpoint.get("bench_state") or {}
         self.curve = list(state.get("curve", []))
         self._nonfinite = torch.tensor(bool(state.get("nonfinite", False)))
-        self._train_loss_sum = torch.tensor(float(state.get("train_loss_sum", 0.0)))
-        self._train_batches = int(state.get("train_batches", 0))
+        trainer = getattr(self, "_trainer", None)
+        own = trainer is None or trainer.global_rank == 0  # the sums are global: rank 0 carries them on
+        self._train_loss_sum = torch.tensor(float(state.get("train_loss_sum", 0.0)) if own else 0.0)
+        self._train_batches = int(state.get("train_batches", 0)) if own else 0
         self.examples_seen = int(state.get("examples_seen", 0))
         self.examples_per_epoch = list(state.get("examples_per_epoch", []))
         self.epochs_done, self._progress = float(state.get("epochs_done", 0.0)), state.get("progress")
