@@ -85,6 +85,13 @@ def validate_config(cfg: dict) -> None:
         _check(lg.get("mode") in WANDB_MODES, f"logger.mode={lg.get('mode')!r}; allowed: {', '.join(WANDB_MODES)}")
     seed = cfg.get("seed")
     _check(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} is not allowed: an integer")
+    _validate_combinations(ds, model, metric)
+    if strategy in DYNAMIC_STRATEGIES:
+        _validate_dynamic(prune, ds, model, train)
+
+
+def _validate_combinations(ds: dict, model: dict, metric: dict) -> None:
+    """The perceptron's dataset, student and margin metric go together; a model checkpoint must exist."""
     is_perceptron = (ds.get("name") == "perceptron", model.get("name") == "perceptron")
     _check(is_perceptron[0] == is_perceptron[1],
            f"dataset={ds.get('name')} with model={model.get('name')} is not allowed: the teacher-student perceptron "
@@ -93,8 +100,6 @@ def validate_config(cfg: dict) -> None:
            f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}")
     ckpt = model.get("checkpoint")
     _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
-    if strategy in DYNAMIC_STRATEGIES:
-        _validate_dynamic(prune, ds, model, train)
 
 
 def _validate_dynamic(prune: dict, ds: dict, model: dict, train: dict) -> None:
