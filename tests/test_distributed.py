@@ -127,3 +127,22 @@ def test_torchrun_processes_write_one_record_from_rank_zero(_isolated_env, tmp_p
     assert len(records) == 1 and records[0]["status"] == "ok"
     assert records[0]["extra"]["world_size"] == 2 and records[0]["extra"]["launch"] == "external"
     assert proc.stdout.count(records[0]["run_id"]) == 1  # one run line, from rank 0
+
+
+def test_two_processes_on_the_folder_path(_isolated_env, tmp_path):
+    """The ImageNet path (a folder dataset, DataLoaders): each rank loads its shard of every batch; the run matches
+    one process's steps and examples seen and writes one record."""
+    from conftest import write_image_folder
+
+    write_image_folder(tmp_path / "data", per_class=(8, 2), size=12)  # 24 training images, 3 classes
+    run = ["dataset=imagenet", f"dataset.root={tmp_path / 'data'}", "dataset.image_size=8", "dataset.test_resize=10",
+           "model=mlp", "model.hidden=[8]", "metric=none", "prune.keep=1.0", "train.epochs=4", "train.batch_size=4",
+           "train.num_workers=0", "train.min_steps=0", "train.progress_bar=false", "train.num_threads=1",
+           "train.checkpoint_every=null", "logger=none"]
+    one = run_pipeline(compose([*run, f"paths.root={tmp_path / 'one'}"]))
+    two = run_pipeline(compose([*run, "train.devices=2", f"paths.root={tmp_path / 'two'}"]))
+    assert one["status"] == two["status"] == "ok", (one["reason"], two["reason"])
+    assert two["extra"]["world_size"] == 2
+    for key in ("steps", "examples_seen", "n_train"):
+        assert one[key] == two[key], key
+    assert len(list((tmp_path / "two" / "records").glob("*.json"))) == 1
