@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
-import torch
 
-from bench.data import build_dataset, make_pool
-from bench.console import quiet_lightning
+from bench.paired import paired_runs, write_result
 from bench.train import train_student
 
 
@@ -40,21 +36,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default="results/ddp")
     args = ap.parse_args()
-    quiet_lightning()
-    splits = build_dataset("mnist1d", n_train=32000, n_test=4000)
-    rows = []
-    for seed in range(args.seeds):
-        pool = make_pool(splits, args.pool, seed, 0.0)
-        for devices in (1, 2):  # alternated, so load on the machine hits both alike
-            rows.append(one_run(splits, pool, devices, args.epochs, seed))
-            print(rows[-1], flush=True)
+    rows = paired_runs((1, 2), lambda splits, pool, devices, seed: one_run(splits, pool, devices, args.epochs, seed),
+                       args.pool, args.seeds)
     summary = {d: {k: float(np.mean([r[k] for r in rows if r["devices"] == d]))
                    for k in ("wall_s", "train_s", "test_error")} for d in (1, 2)}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ddp.json").write_text(json.dumps({"command": "python scripts/bench_ddp.py " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items()), "machine": platform.platform(), "cpus": torch.get_num_threads(),
-        "runs": rows, "mean": summary}, indent=1))
+    write_result(args.out, "ddp.json", "scripts/bench_ddp.py", args, {"runs": rows, "mean": summary})
     print(json.dumps(summary, indent=1))
 
 

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
-from bench.data import build_dataset, make_pool
-from bench.console import quiet_lightning
+from bench.paired import paired_runs, write_result
 from bench.train import train_student
 
 RULES = {"full data": None, "infobatch": {"ratio": 0.5, "delta": 0.875}}
@@ -56,20 +53,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default="results/infobatch")
     args = ap.parse_args()
-    quiet_lightning()
-    splits = build_dataset("mnist1d", n_train=32000, n_test=4000)
-    rows = []
-    for seed in range(args.seeds):
-        pool = make_pool(splits, args.pool, seed, 0.0)
-        for rule in RULES:
-            rows.append(one_run(splits, pool, rule, args.epochs, seed))
-            print(rows[-1], flush=True)
+    rows = paired_runs(tuple(RULES), lambda splits, pool, rule, seed: one_run(splits, pool, rule, args.epochs, seed),
+                       args.pool, args.seeds)
     summary = summarise(rows)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python scripts/check_infobatch.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items())
-    (out / "infobatch.json").write_text(json.dumps({"command": command, "machine": platform.platform(),
-                                                    "runs": rows, "summary": summary}, indent=1))
+    write_result(args.out, "infobatch.json", "scripts/check_infobatch.py", args, {"runs": rows, "summary": summary})
     print(json.dumps(summary, indent=1))
 
 
