@@ -103,6 +103,7 @@ class Checkpointer(pl.Callback):
         step = int(trainer.global_step)
         if not trainer.is_global_zero:  # DDP: every rank takes part in the checkpoint; rank 0 writes the file
             trainer.save_checkpoint(self.spec.root / "unused", weights_only=False)
+            self._t_last = time.perf_counter()  # every rank's "Nmin" clock restarts, or it would vote for every sync
             return self.spec.root
         path = self.spec.files.save(step, lambda p: trainer.save_checkpoint(p, weights_only=False),
                                     {**self.spec.meta, "global_step": step})
