@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import compute as cp
-from .verdict import match_mask
+from .verdict import DYNAMIC_STRATEGIES, match_mask
 
 RULE = ["dataset", "model", "metric", "strategy"]
 
@@ -111,8 +111,9 @@ def plot_budgets(cells: pd.DataFrame, out_dir, formats: Sequence[str]) -> list[s
 
     paths = []
     for (ds, model, pool), g in cells.groupby(["dataset", "model", "pool_size"], sort=True):
-        full = g.loc[(g["metric"] == "none") & (g["strategy"] != "infobatch")].sort_values("examples_seen")
-        rules = sorted({(m, s) for m, s in zip(g["metric"], g["strategy"])} - {("none", "keep_hard")})
+        is_full = (g["metric"] == "none") & ~g["strategy"].isin(DYNAMIC_STRATEGIES)  # the full pool, unpruned
+        full = g.loc[is_full].sort_values("examples_seen")
+        rules = sorted(set(zip(g.loc[~is_full, "metric"], g.loc[~is_full, "strategy"])))
         keeps = sorted(set(g["keep"]) - {1.0}) or [1.0]
         fig, axes = _figure(len(rules), ncols=3, size=(3.9, 3.3))
         for ax, (m, s) in zip(axes, rules):

@@ -154,9 +154,9 @@ def _worker(rank: int, fn: Callable[..., dict], args: tuple, size: int, port: in
 
 def log_curve(logger: Any, curve: list[dict]) -> None:
     """Log a finished run's learning curve, point by point at its steps (the spawned processes log nothing)."""
+    from bench.train.module import curve_metrics
+
     if logger is None:
         return
     for point in curve:
-        logger.log_metrics({"test/error": point["test_error"], "test/accuracy": point["test_accuracy"],
-                            "test/loss": point["test_loss"], "train/loss": point["train_loss"],
-                            "epoch_frac": point["epoch"]}, step=int(point["step"]))
+        logger.log_metrics(curve_metrics(point), step=int(point["step"]))

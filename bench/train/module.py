@@ -34,6 +34,12 @@ def _cache_hook_signature_checks() -> None:
 _cache_hook_signature_checks()
 
 
+def curve_metrics(point: dict) -> dict:
+    """The logger's metrics of one learning-curve point (live from the module, or after a spawned DDP run)."""
+    return {"test/error": point["test_error"], "test/accuracy": point["test_accuracy"],
+            "test/loss": point["test_loss"], "train/loss": point["train_loss"], "epoch_frac": point["epoch"]}
+
+
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -227,8 +233,7 @@ class LitClassifier(pl.LightningModule):
             self.curve.append(point)
         self._train_loss_sum.zero_()
         self._train_batches = 0
-        self.log_dict({"test/error": point["test_error"], "test/accuracy": acc, "test/loss": point["test_loss"],
-                       "train/loss": train_loss, "epoch_frac": point["epoch"]}, on_step=False, on_epoch=True)
+        self.log_dict(curve_metrics(point), on_step=False, on_epoch=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """The curve and the running training-loss sums (over every rank: every rank takes part in a save) travel
