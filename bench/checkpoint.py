@@ -24,15 +24,25 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 log = logging.getLogger("bench.checkpoint")
 
 _EVERY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(epochs?|ep|min|minutes?|m|steps?)?\s*$", re.IGNORECASE)
-_UNITS = {"epoch": "epochs", "epochs": "epochs", "ep": "epochs", "min": "minutes", "minute": "minutes",
-          "minutes": "minutes", "m": "minutes", "step": "steps", "steps": "steps"}
+_UNITS = {
+    "epoch": "epochs",
+    "epochs": "epochs",
+    "ep": "epochs",
+    "min": "minutes",
+    "minute": "minutes",
+    "minutes": "minutes",
+    "m": "minutes",
+    "step": "steps",
+    "steps": "steps",
+}
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,11 @@ class Every:
 
 def parse_every(value: Any) -> Optional[Every]:
     """``train.checkpoint_every`` as an Every, or None (no periodic checkpoints); ValueError names a bad value."""
-    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("", "off", "none",
-                                                                                              "null", "never")):
+    if (
+        value is None
+        or value is False
+        or (isinstance(value, str) and value.strip().lower() in ("", "off", "none", "null", "never"))
+    ):
         return None
     if isinstance(value, bool):
         raise ValueError(f"train.checkpoint_every={value!r} is not allowed")
@@ -73,8 +86,10 @@ def parse_every(value: Any) -> Optional[Every]:
 
 
 def _bad(value: Any):
-    raise ValueError(f"train.checkpoint_every={value!r} is not allowed: give a number of epochs (2, '2epochs'), "
-                     f"minutes ('30min') or steps ('500steps'), or null to turn checkpoints off")
+    raise ValueError(
+        f"train.checkpoint_every={value!r} is not allowed: give a number of epochs (2, '2epochs'), "
+        f"minutes ('30min') or steps ('500steps'), or null to turn checkpoints off"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -102,14 +117,19 @@ class CheckpointDir:
             write(tmp)
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-            side = {"step": int(step), "size": tmp.stat().st_size, "sha256": _sha256(tmp),
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **(meta or {})}
+            side = {
+                "step": int(step),
+                "size": tmp.stat().st_size,
+                "sha256": _sha256(tmp),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                **(meta or {}),
+            }
             os.replace(tmp, path)
         finally:
             if tmp.exists():
                 tmp.unlink()
         atomic_write_bytes(path.with_suffix(".json"), json.dumps(side, indent=1, default=str).encode())
-        for old in self._files()[self.keep:]:
+        for old in self._files()[self.keep :]:
             for p in (old, old.with_suffix(".json")):
                 p.unlink(missing_ok=True)
         return path
@@ -180,7 +200,7 @@ class PreemptionGuard:
         self._previous: dict[int, Any] = {}
         self._in_training = 0
 
-    def __enter__(self) -> "PreemptionGuard":
+    def __enter__(self) -> PreemptionGuard:
         if threading.current_thread() is threading.main_thread():
             for name in self.SIGNALS:
                 signum = getattr(signal, name, None)
@@ -197,14 +217,13 @@ class PreemptionGuard:
         self._previous = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        log.warning("received %s: saving a checkpoint at the next step, then stopping",
-                    signal.Signals(signum).name)
+        log.warning("received %s: saving a checkpoint at the next step, then stopping", signal.Signals(signum).name)
         self.requested = signum
         if not self._in_training:  # nothing to save here: let the previous handler act now
             self.after_checkpoint()
 
     class _Training:
-        def __init__(self, guard: "PreemptionGuard") -> None:
+        def __init__(self, guard: PreemptionGuard) -> None:
             self.guard = guard
 
         def __enter__(self) -> None:
@@ -213,7 +232,7 @@ class PreemptionGuard:
         def __exit__(self, *exc: Any) -> None:
             self.guard._in_training -= 1
 
-    def training(self) -> "PreemptionGuard._Training":
+    def training(self) -> PreemptionGuard._Training:
         return PreemptionGuard._Training(self)
 
     def after_checkpoint(self) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 _BAR: list[Any] = []  # the sweep bar in force in this process, if any
 
@@ -21,10 +22,15 @@ def quiet_lightning() -> None:
     """Lightning's banners (devices found, distributed set-up, tips, checkpoint notes) only as warnings."""
     import logging
 
-    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda",
-                 "lightning_fabric.utilities.seed", "pytorch_lightning.trainer.connectors.signal_connector",
-                 "pytorch_lightning.trainer.connectors.checkpoint_connector", "lightning_fabric.utilities.rank_zero",
-                 "lightning_fabric.utilities.distributed"):
+    for name in (
+        "pytorch_lightning.utilities.rank_zero",
+        "pytorch_lightning.accelerators.cuda",
+        "lightning_fabric.utilities.seed",
+        "pytorch_lightning.trainer.connectors.signal_connector",
+        "pytorch_lightning.trainer.connectors.checkpoint_connector",
+        "lightning_fabric.utilities.rank_zero",
+        "lightning_fabric.utilities.distributed",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -40,9 +46,14 @@ def run_line(record: dict, note: Optional[str] = None) -> str:
     """The one line a finished (or skipped) run prints; returns it."""
     err = record.get("test_error")
     keep = record.get("keep")
-    parts = [str(record.get("run_id")), str(record.get("metric")), str(record.get("strategy")),
-             f"keep={keep:g}" if isinstance(keep, (int, float)) else f"keep={keep}", f"n_train={record.get('n_train')}",
-             f"test_error={err:.4f}" if isinstance(err, (int, float)) else "test_error=-"]
+    parts = [
+        str(record.get("run_id")),
+        str(record.get("metric")),
+        str(record.get("strategy")),
+        f"keep={keep:g}" if isinstance(keep, (int, float)) else f"keep={keep}",
+        f"n_train={record.get('n_train')}",
+        f"test_error={err:.4f}" if isinstance(err, (int, float)) else "test_error=-",
+    ]
     if note:
         parts.append(note)
     else:
@@ -69,8 +80,16 @@ class SweepProgress:
         from tqdm.auto import tqdm
 
         SweepProgress.close()
-        _BAR.append(tqdm(total=n_jobs, desc=desc, unit="run", dynamic_ncols=True, file=sys.stderr,
-                         mininterval=0.5 if sys.stderr.isatty() else 30.0))
+        _BAR.append(
+            tqdm(
+                total=n_jobs,
+                desc=desc,
+                unit="run",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                mininterval=0.5 if sys.stderr.isatty() else 30.0,
+            )
+        )
 
     @staticmethod
     def advance() -> None:

@@ -46,8 +46,9 @@ def compose_jobs(jobs: list[list[str]]):
     for job in jobs:
         parsed = [parsed_cache.get(o) or parsed_cache.setdefault(o, parser.parse_override(o)) for o in job]
         simple = all(not (o.is_add() or o.is_delete() or o.is_force_add()) for o in parsed)
-        groups = tuple(s for s, o in zip(job, parsed)
-                       if "/" in o.key_or_group or (CONF_DIR / o.key_or_group).is_dir() or o.package)
+        groups = tuple(
+            s for s, o in zip(job, parsed) if "/" in o.key_or_group or (CONF_DIR / o.key_or_group).is_dir() or o.package
+        )
         values = [o for s, o in zip(job, parsed) if s not in groups]
         cfg = None
         if simple:
@@ -83,8 +84,9 @@ class ValidateSweep(Callback):
                     validate_config(to_plain(cfg))
                 except ConfigError as e:
                     # Hydra turns callback exceptions into warnings; SystemExit stops the sweep for real.
-                    print(f"Error: {e}\n  in sweep job: {' '.join(job)}\nNo job of this sweep was run.",
-                          file=sys.stderr)
+                    print(
+                        f"Error: {e}\n  in sweep job: {' '.join(job)}\nNo job of this sweep was run.", file=sys.stderr
+                    )
                     raise SystemExit(2) from None
         except SystemExit:
             raise
@@ -106,8 +108,11 @@ class CollectAtEnd(Callback):
             return
         overrides = " ".join(config.hydra.overrides.task)
         wandb_on = config.get("logger", {}).get("name") == "wandb"
-        out = collect([str(results_dir)], command=f"python -m bench.run -m {overrides} (collect=true)",
-                      log_wandb=config.logger.get("project", True) if wandb_on else False)
+        out = collect(
+            [str(results_dir)],
+            command=f"python -m bench.run -m {overrides} (collect=true)",
+            log_wandb=config.logger.get("project", True) if wandb_on else False,
+        )
         log.info("collected %s -> %s", results_dir, out.get("out_dir") if isinstance(out, dict) else out)
 
 
@@ -116,8 +121,11 @@ class SweepConsole(Callback):
     progress bar when the jobs run in this process (Hydra's basic launcher); the launchers' per-job override lines
     are silenced."""
 
-    LAUNCHER_LOGGERS = ("hydra._internal.core_plugins.basic_launcher", "hydra_plugins.hydra_joblib_launcher._core",
-                        "hydra_plugins.hydra_submitit_launcher.submitit_launcher")
+    LAUNCHER_LOGGERS = (
+        "hydra._internal.core_plugins.basic_launcher",
+        "hydra_plugins.hydra_joblib_launcher._core",
+        "hydra_plugins.hydra_submitit_launcher.submitit_launcher",
+    )
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         import logging as _logging

@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -23,8 +24,9 @@ MODELS = Registry("model")
 log = logging.getLogger(__name__)
 
 
-def create_model(name: str, num_classes: int, input_shape: Sequence[int], checkpoint: Optional[str] = None,
-                 **kwargs: Any) -> nn.Module:
+def create_model(
+    name: str, num_classes: int, input_shape: Sequence[int], checkpoint: Optional[str] = None, **kwargs: Any
+) -> nn.Module:
     """Build model ``name`` for inputs of ``input_shape`` (without batch dim); optionally load a local checkpoint."""
     model = MODELS.get(name)(num_classes=num_classes, input_shape=tuple(input_shape), **kwargs)
     if checkpoint:
@@ -53,8 +55,13 @@ def load_checkpoint(model: nn.Module, path: str) -> None:
     model.load_state_dict(usable, strict=False)
     if not usable:
         raise ValueError(f"model.checkpoint={path} shares no parameter names/shapes with the model")
-    log.info("loaded %d tensors from %s; skipped %d (shape/name mismatch), left %d at init",
-             len(usable), path, len(skipped), len(missing))
+    log.info(
+        "loaded %d tensors from %s; skipped %d (shape/name mismatch), left %d at init",
+        len(usable),
+        path,
+        len(skipped),
+        len(missing),
+    )
 
 
 def _numel(shape: Sequence[int]) -> int:
@@ -65,8 +72,9 @@ def _numel(shape: Sequence[int]) -> int:
 
 
 @MODELS.register("mlp")
-def mlp(num_classes: int, input_shape: tuple, hidden: Sequence[int] = (256, 256), dropout: float = 0.0,
-        **_: Any) -> nn.Module:
+def mlp(
+    num_classes: int, input_shape: tuple, hidden: Sequence[int] = (256, 256), dropout: float = 0.0, **_: Any
+) -> nn.Module:
     layers: list[nn.Module] = [nn.Flatten()]
     width = _numel(input_shape)
     for h in hidden:
@@ -81,16 +89,26 @@ def mlp(num_classes: int, input_shape: tuple, hidden: Sequence[int] = (256, 256)
 class CNN1d(nn.Module):
     """Three stride-2 1-D conv layers + a linear head (in the spirit of mnist1d's ConvBase)."""
 
-    def __init__(self, num_classes: int, input_shape: tuple, channels: int = 32, kernel_size: int = 5,
-                 n_layers: int = 3, **_: Any) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        input_shape: tuple,
+        channels: int = 32,
+        kernel_size: int = 5,
+        n_layers: int = 3,
+        **_: Any,
+    ) -> None:
         super().__init__()
         in_ch = input_shape[0] if len(input_shape) == 2 else 1
         length = input_shape[-1] if len(input_shape) == 2 else _numel(input_shape)
         self.reshape_to = (in_ch, length)
         convs: list[nn.Module] = []
         for i in range(n_layers):
-            convs += [nn.Conv1d(in_ch if i == 0 else channels, channels, kernel_size, stride=2,
-                                padding=kernel_size // 2), nn.BatchNorm1d(channels), nn.ReLU(inplace=True)]
+            convs += [
+                nn.Conv1d(in_ch if i == 0 else channels, channels, kernel_size, stride=2, padding=kernel_size // 2),
+                nn.BatchNorm1d(channels),
+                nn.ReLU(inplace=True),
+            ]
             length = (length + 2 * (kernel_size // 2) - kernel_size) // 2 + 1
         self.features = nn.Sequential(*convs)
         self.head = nn.Linear(channels * length, num_classes)
@@ -105,8 +123,9 @@ def cnn1d(num_classes: int, input_shape: tuple, **kwargs: Any) -> nn.Module:
     return CNN1d(num_classes, input_shape, **kwargs)
 
 
-def _resnet(arch: str, num_classes: int, input_shape: tuple, cifar_stem: bool, width: int = 64,
-            pretrained: bool = False) -> nn.Module:
+def _resnet(
+    arch: str, num_classes: int, input_shape: tuple, cifar_stem: bool, width: int = 64, pretrained: bool = False
+) -> nn.Module:
     import torchvision
 
     weights = "DEFAULT" if pretrained else None
@@ -122,23 +141,35 @@ def _resnet(arch: str, num_classes: int, input_shape: tuple, cifar_stem: bool, w
 
 
 @MODELS.register("resnet18")
-def resnet18(num_classes: int, input_shape: tuple, cifar_stem: Optional[bool] = None, pretrained: bool = False,
-             **_: Any) -> nn.Module:
+def resnet18(
+    num_classes: int, input_shape: tuple, cifar_stem: Optional[bool] = None, pretrained: bool = False, **_: Any
+) -> nn.Module:
     stem = cifar_stem if cifar_stem is not None else input_shape[-1] <= 64
     return _resnet("resnet18", num_classes, input_shape, stem, pretrained=pretrained)
 
 
 @MODELS.register("resnet50")
-def resnet50(num_classes: int, input_shape: tuple, cifar_stem: Optional[bool] = None, pretrained: bool = False,
-             **_: Any) -> nn.Module:
+def resnet50(
+    num_classes: int, input_shape: tuple, cifar_stem: Optional[bool] = None, pretrained: bool = False, **_: Any
+) -> nn.Module:
     stem = cifar_stem if cifar_stem is not None else input_shape[-1] <= 64
     return _resnet("resnet50", num_classes, input_shape, stem, pretrained=pretrained)
 
 
 @MODELS.register("vit")
-def vit(num_classes: int, input_shape: tuple, patch_size: int = 4, embed_dim: int = 192, depth: int = 6,
-        num_heads: int = 3, mlp_ratio: float = 4.0, timm_name: Optional[str] = None, pretrained: bool = False,
-        drop_path_rate: float = 0.0, **_: Any) -> nn.Module:
+def vit(
+    num_classes: int,
+    input_shape: tuple,
+    patch_size: int = 4,
+    embed_dim: int = 192,
+    depth: int = 6,
+    num_heads: int = 3,
+    mlp_ratio: float = 4.0,
+    timm_name: Optional[str] = None,
+    pretrained: bool = False,
+    drop_path_rate: float = 0.0,
+    **_: Any,
+) -> nn.Module:
     """A timm ViT. With ``timm_name`` (e.g. ``vit_small_patch16_224``) the named architecture is built, resized to
     the input's image size, with hub weights when ``pretrained``; otherwise a ViT of the given size."""
     import timm
@@ -150,11 +181,25 @@ def vit(num_classes: int, input_shape: tuple, patch_size: int = 4, embed_dim: in
     if h % patch_size or w % patch_size:
         raise ValueError(f"model.patch_size={patch_size} does not divide the image size {h}x{w}")
     if timm_name:
-        return timm.create_model(timm_name, pretrained=pretrained, num_classes=num_classes, img_size=(h, w),
-                                 in_chans=in_ch, drop_path_rate=drop_path_rate)
-    return VisionTransformer(img_size=(h, w), patch_size=patch_size, in_chans=in_ch, num_classes=num_classes,
-                             embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio,
-                             drop_path_rate=drop_path_rate)
+        return timm.create_model(
+            timm_name,
+            pretrained=pretrained,
+            num_classes=num_classes,
+            img_size=(h, w),
+            in_chans=in_ch,
+            drop_path_rate=drop_path_rate,
+        )
+    return VisionTransformer(
+        img_size=(h, w),
+        patch_size=patch_size,
+        in_chans=in_ch,
+        num_classes=num_classes,
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=num_heads,
+        mlp_ratio=mlp_ratio,
+        drop_path_rate=drop_path_rate,
+    )
 
 
 @MODELS.register("perceptron")

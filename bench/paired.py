@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from bench.console import quiet_lightning
 from bench.data import build_dataset, make_pool

@@ -33,6 +33,7 @@ def static_strategy(prune: dict) -> str:
     strategy = prune.get("strategy")
     return prune.get("static", "keep_hard") if strategy in DYNAMIC_STRATEGIES else strategy
 
+
 # CCS's hard cut-off beta as a function of the keep fraction, as (keep, beta) anchors, linear in between.
 # Zheng et al. (2023) choose beta per dataset and pruning rate by grid search, larger for more aggressive pruning.
 # Confirmed here: keep 0.1 (90% pruned) -> beta 0.3, the authors' CIFAR-10 command (README of
@@ -107,9 +108,7 @@ def select(
         classes = np.unique(labels)
         members = [np.flatnonzero(labels == c) for c in classes]
         take = _largest_remainder(np.array([m.size for m in members]), k)
-        picked = np.concatenate([
-            m[_order(scores[m], rng, within == "hard")[:t]] for m, t in zip(members, take)
-        ])
+        picked = np.concatenate([m[_order(scores[m], rng, within == "hard")[:t]] for m, t in zip(members, take)])
     else:
         picked = _stratified(scores, k, rng, resolve_beta(beta, keep), n_bins)
     return np.sort(picked)
@@ -175,5 +174,10 @@ def score_stats(scores: Optional[np.ndarray]) -> Optional[dict]:
     if scores is None or np.size(scores) == 0:
         return None
     s = np.asarray(scores, dtype=np.float64)
-    return {"mean": float(s.mean()), "std": float(s.std()), "min": float(s.min()),
-            "median": float(np.median(s)), "max": float(s.max())}
+    return {
+        "mean": float(s.mean()),
+        "std": float(s.std()),
+        "min": float(s.min()),
+        "median": float(np.median(s)),
+        "max": float(s.max()),
+    }

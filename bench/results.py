@@ -19,8 +19,18 @@ from bench.scores import atomic_write_bytes, stable_hash
 # Settings that never change a run's result: where things live, how they are logged, how fast they run.
 NON_RESULT_KEYS = {
     "dataset": ("root", "download", "cache_dir", "verify_images"),
-    "train": ("progress_bar", "num_workers", "num_threads", "eval_batch_size", "accelerator", "checkpoint_every",
-              "keep_checkpoints", "devices", "num_nodes", "strategy"),
+    "train": (
+        "progress_bar",
+        "num_workers",
+        "num_threads",
+        "eval_batch_size",
+        "accelerator",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "devices",
+        "num_nodes",
+        "strategy",
+    ),
     "metric": ("progress", "eval_batch_size", "num_workers"),
 }
 RESULT_SECTIONS = ("dataset", "model", "metric", "prune", "train")
@@ -97,8 +107,16 @@ def library_versions() -> dict:
         except md.PackageNotFoundError:
             out[pkg] = None
     try:
-        out["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                           cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+        out["git_commit"] = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=Path(__file__).parent,
+                timeout=5,
+            ).stdout.strip()
+            or None
+        )
     except Exception:
         out["git_commit"] = None
     return out

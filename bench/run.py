@@ -48,16 +48,24 @@ def validate_config(cfg: dict) -> None:
     allowed = STRATEGIES + DYNAMIC_STRATEGIES
     _check(strategy in allowed, f"unknown prune.strategy {strategy!r}; allowed: {', '.join(allowed)}")
     keep = prune.get("keep")
-    _check(isinstance(keep, (int, float)) and not isinstance(keep, bool) and 0.0 < keep <= 1.0,
-           f"prune.keep={keep!r} is not allowed: it must lie in (0, 1]")
-    _check(metric.get("name") != "none" or keep == 1.0,
-           f"metric=none trains on the full pool, so prune.keep must be 1.0 (got {keep}); choose a metric to prune")
+    _check(
+        isinstance(keep, (int, float)) and not isinstance(keep, bool) and 0.0 < keep <= 1.0,
+        f"prune.keep={keep!r} is not allowed: it must lie in (0, 1]",
+    )
+    _check(
+        metric.get("name") != "none" or keep == 1.0,
+        f"metric=none trains on the full pool, so prune.keep must be 1.0 (got {keep}); choose a metric to prune",
+    )
     pool_size = ds.get("pool_size")
-    _check(pool_size is None or (isinstance(pool_size, int) and not isinstance(pool_size, bool) and pool_size > 0),
-           f"dataset.pool_size={pool_size!r} is not allowed: a positive integer or null (all)")
+    _check(
+        pool_size is None or (isinstance(pool_size, int) and not isinstance(pool_size, bool) and pool_size > 0),
+        f"dataset.pool_size={pool_size!r} is not allowed: a positive integer or null (all)",
+    )
     noise = ds.get("label_noise", 0.0)
-    _check(isinstance(noise, (int, float)) and 0.0 <= noise < 1.0,
-           f"dataset.label_noise={noise!r} is not allowed: it must lie in [0, 1)")
+    _check(
+        isinstance(noise, (int, float)) and 0.0 <= noise < 1.0,
+        f"dataset.label_noise={noise!r} is not allowed: it must lie in [0, 1)",
+    )
     if "augment" in ds:
         _check(ds["augment"] in AUGMENTS, f"dataset.augment={ds['augment']!r}; allowed: {', '.join(AUGMENTS)}")
     budget = train.get("budget")
@@ -66,15 +74,21 @@ def validate_config(cfg: dict) -> None:
         v = train.get(key)
         _check(isinstance(v, int) and v >= 1, f"train.{key}={v!r} is not allowed: a positive integer")
     steps = train.get("steps")
-    _check(steps is None or (isinstance(steps, int) and steps >= 1),
-           f"train.steps={steps!r} is not allowed: a positive integer or null")
+    _check(
+        steps is None or (isinstance(steps, int) and steps >= 1),
+        f"train.steps={steps!r} is not allowed: a positive integer or null",
+    )
     min_steps = train.get("min_steps")
-    _check(min_steps is None or (isinstance(min_steps, int) and not isinstance(min_steps, bool) and min_steps >= 0),
-           f"train.min_steps={min_steps!r} is not allowed: a non-negative integer (a floor on the optimiser steps; "
-           f"0 or null = no floor)")
-    for key, allowed in (("optimizer", ("sgd", "adamw", "adam")),
-                         ("schedule", ("constant", "cosine", "linear", "multistep")),
-                         ("accelerator", ("auto", "cpu", "gpu", "cuda"))):
+    _check(
+        min_steps is None or (isinstance(min_steps, int) and not isinstance(min_steps, bool) and min_steps >= 0),
+        f"train.min_steps={min_steps!r} is not allowed: a non-negative integer (a floor on the optimiser steps; "
+        f"0 or null = no floor)",
+    )
+    for key, allowed in (
+        ("optimizer", ("sgd", "adamw", "adam")),
+        ("schedule", ("constant", "cosine", "linear", "multistep")),
+        ("accelerator", ("auto", "cpu", "gpu", "cuda")),
+    ):
         _check(train.get(key) in allowed, f"unknown train.{key} {train.get(key)!r}; allowed: {', '.join(allowed)}")
     _check(isinstance(train.get("lr"), (int, float)) and train["lr"] > 0, f"train.lr={train.get('lr')!r} must be > 0")
     _validate_checkpoint_settings(train)
@@ -93,11 +107,15 @@ def validate_config(cfg: dict) -> None:
 def _validate_combinations(ds: dict, model: dict, metric: dict) -> None:
     """The perceptron's dataset, student and margin metric go together; a model checkpoint must exist."""
     is_perceptron = (ds.get("name") == "perceptron", model.get("name") == "perceptron")
-    _check(is_perceptron[0] == is_perceptron[1],
-           f"dataset={ds.get('name')} with model={model.get('name')} is not allowed: the teacher-student perceptron "
-           f"needs dataset=perceptron together with model=perceptron")
-    _check(metric.get("name") != "margin" or is_perceptron[0],
-           f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}")
+    _check(
+        is_perceptron[0] == is_perceptron[1],
+        f"dataset={ds.get('name')} with model={model.get('name')} is not allowed: the teacher-student perceptron "
+        f"needs dataset=perceptron together with model=perceptron",
+    )
+    _check(
+        metric.get("name") != "margin" or is_perceptron[0],
+        f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}",
+    )
     ckpt = model.get("checkpoint")
     _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
 
@@ -109,10 +127,15 @@ def _validate_dynamic(prune: dict, ds: dict, model: dict, train: dict) -> None:
     from bench.train.infobatch import validate_infobatch
 
     static = prune.get("static", "keep_hard")
-    _check(static in STRATEGIES, f"prune.static={static!r} is not allowed under prune.strategy=infobatch: the static "
-                                 f"selection of the kept set; allowed: {', '.join(STRATEGIES)}")
-    _check(model.get("name") != "perceptron", "prune.strategy=infobatch needs a student trained by gradient steps; "
-                                              "model=perceptron is solved in closed form")
+    _check(
+        static in STRATEGIES,
+        f"prune.static={static!r} is not allowed under prune.strategy=infobatch: the static "
+        f"selection of the kept set; allowed: {', '.join(STRATEGIES)}",
+    )
+    _check(
+        model.get("name") != "perceptron",
+        "prune.strategy=infobatch needs a student trained by gradient steps; model=perceptron is solved in closed form",
+    )
     pool = ds.get("pool_size") or (ds.get("n_train") if ds.get("name") == "mnist1d" else None)
     bs = train.get("batch_size")
     n_kept = int(round(prune["keep"] * pool)) if isinstance(pool, int) and pool > 0 else bs
@@ -128,9 +151,11 @@ def check_dynamic_kept(cfg: dict, n_kept: int) -> None:
 
     prune, bs = cfg["prune"], int(cfg["train"]["batch_size"])
     if prune["strategy"] in DYNAMIC_STRATEGIES and n_kept < bs:
-        raise ConfigError(f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "
-                          f"(train.batch_size={bs}); keep more examples (prune.keep, dataset.pool_size) or use a "
-                          f"smaller batch")
+        raise ConfigError(
+            f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "
+            f"(train.batch_size={bs}); keep more examples (prune.keep, dataset.pool_size) or use a "
+            f"smaller batch"
+        )
 
 
 def _validate_devices(train: dict, prune: dict) -> None:
@@ -141,10 +166,12 @@ def _validate_devices(train: dict, prune: dict) -> None:
 
     problem = validate_distributed(train)
     _check(problem is None, problem or "")
-    _check(world_size(train) == 1 or prune.get("strategy") not in DYNAMIC_STRATEGIES,
-           f"prune.strategy={prune.get('strategy')} runs on one device (its per-example scores are not shared "
-           f"across processes yet); got train.devices={train.get('devices')} train.num_nodes={train.get('num_nodes')}"
-           f", set both to 1")
+    _check(
+        world_size(train) == 1 or prune.get("strategy") not in DYNAMIC_STRATEGIES,
+        f"prune.strategy={prune.get('strategy')} runs on one device (its per-example scores are not shared "
+        f"across processes yet); got train.devices={train.get('devices')} train.num_nodes={train.get('num_nodes')}"
+        f", set both to 1",
+    )
 
 
 def _validate_checkpoint_settings(train: dict) -> None:
@@ -165,8 +192,9 @@ def run_checkpoint(cfg: dict, rid: str):
 
     paths = cfg["paths"]
     root = Path(paths.get("checkpoints_dir") or Path(paths["root"]) / "checkpoints") / rid
-    return RunCheckpoint(root=root, every=parse_every(cfg["train"].get("checkpoint_every", "10min")),
-                         meta={"run_id": rid})
+    return RunCheckpoint(
+        root=root, every=parse_every(cfg["train"].get("checkpoint_every", "10min")), meta={"run_id": rid}
+    )
 
 
 # The dataset settings that define each dataset's test split (mnist1d generates train and test in one draw, so its
@@ -200,9 +228,8 @@ def build_logger(cfg: dict, rid: str, sweep: Optional[str]):
         from pytorch_lightning.loggers import CSVLogger
 
         return CSVLogger(save_dir=str(Path(paths["root"]) / "csv"), name=sweep or "runs", version=rid)
-    from pytorch_lightning.loggers import WandbLogger
-
     import wandb
+    from pytorch_lightning.loggers import WandbLogger
 
     mode = os.environ.get("WANDB_MODE") or lg.get("mode", "offline")
     Path(paths["wandb_dir"]).mkdir(parents=True, exist_ok=True)
@@ -211,9 +238,18 @@ def build_logger(cfg: dict, rid: str, sweep: Optional[str]):
     quiet = {} if lg.get("verbose") else {"silent": True, "quiet": True, "show_info": False, "show_warnings": False}
     wandb_id, resumed = wandb_run_id(cfg, rid)
     logger = WandbLogger(
-        project=lg.get("project", "data-pruning"), entity=lg.get("entity"), group=lg.get("group") or sweep,
-        name=rid, save_dir=str(paths["wandb_dir"]), mode=mode, job_type="train", tags=list(lg.get("tags") or []),
-        config=cfg, reinit="finish_previous", settings=wandb.Settings(**quiet), id=wandb_id,
+        project=lg.get("project", "data-pruning"),
+        entity=lg.get("entity"),
+        group=lg.get("group") or sweep,
+        name=rid,
+        save_dir=str(paths["wandb_dir"]),
+        mode=mode,
+        job_type="train",
+        tags=list(lg.get("tags") or []),
+        config=cfg,
+        reinit="finish_previous",
+        settings=wandb.Settings(**quiet),
+        id=wandb_id,
         resume="allow" if resumed else None,
     )
     logger._wandb_init.pop("anonymous", None)  # Lightning passes it; wandb warns that it has no effect
@@ -288,13 +324,27 @@ def score_stage(cfg: dict) -> Scored:
     probe_model = dict(metric.get("model") or cfg["model"])
     params = {k: v for k, v in metric.items() if k not in ("name", "model")}
     # the cache key holds the settings in force, code defaults included, so a changed default recomputes
-    key_params = {k: v for k, v in {**metric_defaults(metric["name"]), **params}.items()
-                  if k not in NON_RESULT_KEYS["metric"]}
+    key_params = {
+        k: v for k, v in {**metric_defaults(metric["name"]), **params}.items() if k not in NON_RESULT_KEYS["metric"]
+    }
     device = resolve_device(cfg["train"].get("accelerator", "auto"))
-    ctx = ScoreContext(splits=splits, pool=pool, params=params, seed=seed, device=device, model=probe_model,
-                       progress=bool(cfg["train"].get("progress_bar", True)) and not sweep_bar_shown())
-    spec = {"dataset": result_settings(cfg)["dataset"], "pool": pool.fingerprint(), "metric": metric["name"],
-            "params": key_params, "model": probe_model, "seed": seed}
+    ctx = ScoreContext(
+        splits=splits,
+        pool=pool,
+        params=params,
+        seed=seed,
+        device=device,
+        model=probe_model,
+        progress=bool(cfg["train"].get("progress_bar", True)) and not sweep_bar_shown(),
+    )
+    spec = {
+        "dataset": result_settings(cfg)["dataset"],
+        "pool": pool.fingerprint(),
+        "metric": metric["name"],
+        "params": key_params,
+        "model": probe_model,
+        "seed": seed,
+    }
     store = ScoreStore(cfg["paths"]["scores_dir"])
     ctx.checkpoint = store.partial(spec, parse_every(cfg["train"].get("checkpoint_every", "10min")))
     t0 = time.perf_counter()
@@ -313,23 +363,48 @@ def new_record(cfg: dict, rid: str, sweep: Optional[str], scored: Scored, kept: 
     labels = pool.y.numpy()
     n_test = int(splits.test_y.numel())
     return {
-        "run_id": rid, "status": None, "reason": None, "sweep": sweep,
-        "dataset": ds["name"], "pool_size": len(pool), "metric": metric["name"], "strategy": prune["strategy"],
-        "keep": float(prune["keep"]), "n_train": int(kept.size), "model": cfg["model"]["name"],
-        "seed": int(cfg["seed"]), "budget": train["budget"], "epochs": None, "steps": None,
-        "min_steps": int(train.get("min_steps") or 0), "steps_floor_applied": None,
-        "label_noise": float(ds.get("label_noise") or 0.0), "noisy_in_pool": int(pool.noisy.sum()),
+        "run_id": rid,
+        "status": None,
+        "reason": None,
+        "sweep": sweep,
+        "dataset": ds["name"],
+        "pool_size": len(pool),
+        "metric": metric["name"],
+        "strategy": prune["strategy"],
+        "keep": float(prune["keep"]),
+        "n_train": int(kept.size),
+        "model": cfg["model"]["name"],
+        "seed": int(cfg["seed"]),
+        "budget": train["budget"],
+        "epochs": None,
+        "steps": None,
+        "min_steps": int(train.get("min_steps") or 0),
+        "steps_floor_applied": None,
+        "label_noise": float(ds.get("label_noise") or 0.0),
+        "noisy_in_pool": int(pool.noisy.sum()),
         "noisy_kept": int(pool.noisy[kept].sum()),
-        "test_error": None, "test_accuracy": None, "test_loss": None, "train_error": None, "train_loss": None,
-        "examples_seen": None, "repetitions": None, "train_flops": None,
-        "n_test": n_test, "test_key": describe_test_split(ds, n_test), "curve": [],
+        "test_error": None,
+        "test_accuracy": None,
+        "test_loss": None,
+        "train_error": None,
+        "train_loss": None,
+        "examples_seen": None,
+        "repetitions": None,
+        "train_flops": None,
+        "n_test": n_test,
+        "test_key": describe_test_split(ds, n_test),
+        "curve": [],
         "class_hist_kept": class_histogram(labels[kept], splits.num_classes),
         "class_hist_pool": class_histogram(labels, splits.num_classes),
         "kept_score_stats": score_stats(None if scores is None else scores[kept]),
         "pool_score_stats": score_stats(scores),
         "score_key": None if scores is None else stable_hash(scored.spec, 24),
-        "scores_computed_now": scored.computed_now, "score_seconds": scored.seconds, "wall_time_s": None,
-        "versions": library_versions(), "config": cfg, "extra": {},
+        "scores_computed_now": scored.computed_now,
+        "score_seconds": scored.seconds,
+        "wall_time_s": None,
+        "versions": library_versions(),
+        "config": cfg,
+        "extra": {},
     }
 
 
@@ -339,18 +414,37 @@ def train_stage(cfg: dict, splits: Any, pool: Any, kept: np.ndarray, logger: Any
     if cfg["model"]["name"] == "perceptron":
         from bench.train.perceptron import train_perceptron
 
-        rule = "random" if metric["name"] == "random" else (
-            prune["strategy"] if metric["name"] == "margin" and prune["strategy"] in ("keep_hard", "keep_easy")
-            else None)
+        rule = (
+            "random"
+            if metric["name"] == "random"
+            else (
+                prune["strategy"]
+                if metric["name"] == "margin" and prune["strategy"] in ("keep_hard", "keep_easy")
+                else None
+            )
+        )
         return train_perceptron(splits, pool, kept, cfg["model"], cfg["train"], seed, rule=rule, keep=prune["keep"])
     from bench.console import sweep_bar_shown
     from bench.train import train_student
 
     train = {**cfg["train"], "progress_bar": False} if sweep_bar_shown() else cfg["train"]  # one bar: the sweep's
-    dynamic = ({"ratio": prune.get("ratio", 0.5), "delta": prune.get("delta", 0.875)}
-               if prune["strategy"] == "infobatch" else None)
-    return train_student(splits, pool, kept, cfg["model"], train, seed, logger=logger, desc=rid,
-                         checkpoint=run_checkpoint(cfg, rid), infobatch=dynamic)
+    dynamic = (
+        {"ratio": prune.get("ratio", 0.5), "delta": prune.get("delta", 0.875)}
+        if prune["strategy"] == "infobatch"
+        else None
+    )
+    return train_student(
+        splits,
+        pool,
+        kept,
+        cfg["model"],
+        train,
+        seed,
+        logger=logger,
+        desc=rid,
+        checkpoint=run_checkpoint(cfg, rid),
+        infobatch=dynamic,
+    )
 
 
 def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
@@ -385,11 +479,13 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
         prune = cfg["prune"]
         if prune["strategy"] == "stratified" and scored.scores is not None:  # the CCS cut-off in force (beta=auto)
             from bench.prune import resolve_beta
+
             record["extra"]["prune_beta"] = resolve_beta(prune.get("beta", 0.0), prune["keep"])
         if cfg.get("dry_run"):
             record.update(status="dry_run", wall_time_s=time.perf_counter() - t_start)
-            log.info("dry run %s: pool %d, kept %d; nothing trained, no record written", rid, len(scored.pool),
-                     kept.size)
+            log.info(
+                "dry run %s: pool %d, kept %d; nothing trained, no record written", rid, len(scored.pool), kept.size
+            )
             return record
         return train_and_record(cfg, rid, sweep, record, scored, kept, t_start)
 
@@ -402,12 +498,21 @@ def select_stage(cfg: dict, scored: Scored) -> np.ndarray:
     prune, pool = cfg["prune"], scored.pool
     if scored.scores is None:
         return np.arange(len(pool))
-    return select(scored.scores, pool.y.numpy(), prune["keep"], static_strategy(prune), int(cfg["seed"]),
-                  within=prune.get("within", "hard"), beta=prune.get("beta", 0.0), n_bins=prune.get("n_bins", 50))
+    return select(
+        scored.scores,
+        pool.y.numpy(),
+        prune["keep"],
+        static_strategy(prune),
+        int(cfg["seed"]),
+        within=prune.get("within", "hard"),
+        beta=prune.get("beta", 0.0),
+        n_bins=prune.get("n_bins", 50),
+    )
 
 
-def train_and_record(cfg: dict, rid: str, sweep: Optional[str], record: dict, scored: Scored, kept: np.ndarray,
-                     t_start: float) -> dict:
+def train_and_record(
+    cfg: dict, rid: str, sweep: Optional[str], record: dict, scored: Scored, kept: np.ndarray, t_start: float
+) -> dict:
     """Train, fill in and write ``record`` (ok or failed); then drop the run's checkpoints (unless
     ``train.keep_checkpoints``) and print the run's line."""
     from bench.console import run_line
@@ -419,25 +524,60 @@ def train_and_record(cfg: dict, rid: str, sweep: Optional[str], record: dict, sc
     logger = build_logger(cfg, rid, sweep)
     try:
         out = train_stage(cfg, scored.splits, scored.pool, kept, logger, rid)
-        record.update(status="ok", curve=out["curve"], epochs=out["epochs"], steps=out["steps"],
-                      steps_floor_applied=bool(out.get("steps_floor_applied", False)),
-                      **{k: out.get(k) for k in ("test_error", "test_accuracy", "test_loss", "train_error",
-                                                 "train_loss", "examples_seen", "repetitions", "train_flops")})
-        record["extra"].update({k: out[k] for k in ("train_seconds", "examples_per_second", "device", "precision",
-                                                     "channels_last", "steps_per_epoch", "budget_steps", "lr",
-                                                     "flops_per_example")
-                                if k in out})
+        record.update(
+            status="ok",
+            curve=out["curve"],
+            epochs=out["epochs"],
+            steps=out["steps"],
+            steps_floor_applied=bool(out.get("steps_floor_applied", False)),
+            **{
+                k: out.get(k)
+                for k in (
+                    "test_error",
+                    "test_accuracy",
+                    "test_loss",
+                    "train_error",
+                    "train_loss",
+                    "examples_seen",
+                    "repetitions",
+                    "train_flops",
+                )
+            },
+        )
+        record["extra"].update(
+            {
+                k: out[k]
+                for k in (
+                    "train_seconds",
+                    "examples_per_second",
+                    "device",
+                    "precision",
+                    "channels_last",
+                    "steps_per_epoch",
+                    "budget_steps",
+                    "lr",
+                    "flops_per_example",
+                )
+                if k in out
+            }
+        )
         record["extra"].update(out.get("extra", {}))
         if "infobatch" in record["extra"]:
             from bench.prune import static_strategy
+
             record["extra"]["infobatch"]["static"] = static_strategy(cfg["prune"]) if record["keep"] < 1 else None
     except Exception as e:  # a failed run is recorded; the sweep goes on
         log.error("run %s failed: %s\n%s", rid, e, traceback.format_exc())
         record.update(status="failed", reason=f"{type(e).__name__}: {e}")
     finally:
         record["wall_time_s"] = time.perf_counter() - t_start
-        close_logger(logger, {k: record[k] for k in ("status", "test_error", "test_accuracy", "test_loss",
-                                                    "n_train", "noisy_kept", "run_id")})
+        close_logger(
+            logger,
+            {
+                k: record[k]
+                for k in ("status", "test_error", "test_accuracy", "test_loss", "n_train", "noisy_kept", "run_id")
+            },
+        )
     path = write_record(Path(cfg["paths"]["results_dir"]), record)
     record["record_path"] = str(path)
     if record["status"] == "ok" and not cfg["train"].get("keep_checkpoints", False):

@@ -27,8 +27,10 @@ def export_scores(path: str | Path, ids: np.ndarray, labels: np.ndarray, noisy: 
     if path.suffix == ".npy":
         atomic_write_bytes(path, _npy_bytes(np.asarray(scores)))
     elif path.suffix == ".csv":
-        rows = ["id,label,noisy,score"] + [f"{i},{y},{int(n)},{s!r}" for i, y, n, s in
-                                            zip(ids.tolist(), labels.tolist(), noisy.tolist(), scores.tolist())]
+        rows = ["id,label,noisy,score"] + [
+            f"{i},{y},{int(n)},{s!r}"
+            for i, y, n, s in zip(ids.tolist(), labels.tolist(), noisy.tolist(), scores.tolist())
+        ]
         atomic_write_bytes(path, ("\n".join(rows) + "\n").encode())
     else:
         raise ValueError(f"export={path} is not allowed: use a .csv or .npy file name")
@@ -50,22 +52,31 @@ def score_from_config(cfg: dict) -> dict:
 
     with PreemptionGuard():  # a signal saves the probe ensembles' progress, then stops (SLURM requeues)
         scored = score_stage(cfg)
-    summary = {"metric": cfg["metric"]["name"], "pool_size": len(scored.pool), "computed_now": scored.computed_now,
-               "seconds": round(scored.seconds, 3), "stats": score_stats(scored.scores), "export": None}
+    summary = {
+        "metric": cfg["metric"]["name"],
+        "pool_size": len(scored.pool),
+        "computed_now": scored.computed_now,
+        "seconds": round(scored.seconds, 3),
+        "stats": score_stats(scored.scores),
+        "export": None,
+    }
     if export:
         path = export_scores(export, scored.pool.ids, scored.pool.y.numpy(), scored.pool.noisy, scored.scores)
         summary["export"] = str(Path(path).absolute())
-    log.info("%s scores for a pool of %d (%s, %.1f s)%s", summary["metric"], summary["pool_size"],
-             "computed" if scored.computed_now else "from the store", scored.seconds,
-             f" -> {summary['export']}" if export else "")
+    log.info(
+        "%s scores for a pool of %d (%s, %.1f s)%s",
+        summary["metric"],
+        summary["pool_size"],
+        "computed" if scored.computed_now else "from the store",
+        scored.seconds,
+        f" -> {summary['export']}" if export else "",
+    )
     return summary
 
 
 def main_from_config(cfg: Any) -> Optional[float]:
-    from bench.console import quiet_lightning
+    from bench.console import quiet_lightning, report_setting_errors
     from bench.run import plain_config
-
-    from bench.console import report_setting_errors
 
     quiet_lightning()
     report_setting_errors(score_from_config)(report_setting_errors(plain_config)(cfg))

@@ -15,8 +15,9 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 from filelock import FileLock
@@ -93,13 +94,19 @@ class ScoreStore:
         npy, side, _ = self.paths(key)
         data = _npy_bytes(np.asarray(scores))
         atomic_write_bytes(npy, data)
-        meta = {"key": key, "spec": spec, "shape": list(np.shape(scores)), "dtype": str(np.asarray(scores).dtype),
-                "sha256": hashlib.sha256(data).hexdigest(), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                **(extra or {})}
+        meta = {
+            "key": key,
+            "spec": spec,
+            "shape": list(np.shape(scores)),
+            "dtype": str(np.asarray(scores).dtype),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **(extra or {}),
+        }
         atomic_write_bytes(side, json.dumps(meta, indent=1, default=str).encode())
         return npy
 
-    def partial(self, spec: dict, every: Any = None) -> "EnsembleCheckpoint":
+    def partial(self, spec: dict, every: Any = None) -> EnsembleCheckpoint:  # noqa: F821 (cycle: see bench.checkpoint)
         """Where the computation of ``spec``'s scores keeps its progress (probe ensembles' checkpoints), so a killed
         scoring job continues where it stopped; removed once the scores are saved."""
         from bench.checkpoint import EnsembleCheckpoint
@@ -113,8 +120,9 @@ class ScoreStore:
         except (OSError, ValueError, AttributeError):
             return {}
 
-    def get_or_compute(self, spec: dict, compute: Callable[[], np.ndarray],
-                       info: Optional[dict] = None) -> tuple[np.ndarray, bool]:
+    def get_or_compute(
+        self, spec: dict, compute: Callable[[], np.ndarray], info: Optional[dict] = None
+    ) -> tuple[np.ndarray, bool]:
         """(scores, computed_now). Computes under the key's file lock so concurrent jobs compute once.
 
         ``info``: a dict the metric fills while computing (e.g. memorization's models per example); it is stored in

@@ -31,8 +31,12 @@ def one_run(splits, pool, cfg: dict, every) -> dict:
     spec = RunCheckpoint(root, parse_every(every), {"run_id": "bench"}) if every else None
     t0 = time.perf_counter()
     out = train_student(splits, pool, np.arange(len(pool)), {"name": "cnn1d"}, cfg, 0, checkpoint=spec)
-    row = {"every": every, "seconds": time.perf_counter() - t0, "steps": out["steps"], **out["extra"].get(
-        "checkpoint", {})}
+    row = {
+        "every": every,
+        "seconds": time.perf_counter() - t0,
+        "steps": out["steps"],
+        **out["extra"].get("checkpoint", {}),
+    }
     files = sorted(root.glob("*.pt"))
     row["bytes"] = files[-1].stat().st_size if files else 0
     if files:  # what a restart pays before its first step: find and verify the newest file, load it
@@ -59,11 +63,19 @@ def main() -> None:
     base = statistics.median(r["seconds"] for r in rows if r["every"] is None)
     ck = [r for r in rows if r["every"]]
     per = statistics.median(r["save_seconds"] / r["saved"] for r in ck)
-    summary = {"seconds_per_checkpoint": per, "checkpoints_per_run": ck[0]["saved"], "run_seconds": base,
-               "fraction_of_run": per * ck[0]["saved"] / base, "checkpoint_bytes": ck[0]["bytes"],
-               "resume_load_seconds": statistics.median(r["resume_load_seconds"] for r in ck),
-               "args": vars(args) | {"out": str(args.out)}, "torch": torch.__version__, "machine": platform.node(),
-               "date": time.strftime("%Y-%m-%d %H:%M"), "runs": rows}
+    summary = {
+        "seconds_per_checkpoint": per,
+        "checkpoints_per_run": ck[0]["saved"],
+        "run_seconds": base,
+        "fraction_of_run": per * ck[0]["saved"] / base,
+        "checkpoint_bytes": ck[0]["bytes"],
+        "resume_load_seconds": statistics.median(r["resume_load_seconds"] for r in ck),
+        "args": vars(args) | {"out": str(args.out)},
+        "torch": torch.__version__,
+        "machine": platform.node(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "runs": rows,
+    }
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=1))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -20,13 +20,26 @@ from bench.train import train_student
 
 
 def one_run(splits, pool, devices: int, epochs: int, seed: int) -> dict:
-    cfg = dict(epochs=epochs, batch_size=128, progress_bar=False, num_threads=1, devices=devices,
-               checkpoint_every=None, accelerator="cpu")
+    cfg = dict(
+        epochs=epochs,
+        batch_size=128,
+        progress_bar=False,
+        num_threads=1,
+        devices=devices,
+        checkpoint_every=None,
+        accelerator="cpu",
+    )
     t0 = time.perf_counter()
     out = train_student(splits, pool, np.arange(len(pool)), {"name": "cnn1d"}, cfg, seed)
-    return {"devices": devices, "seed": seed, "wall_s": round(time.perf_counter() - t0, 2),
-            "train_s": round(out["train_seconds"], 2), "test_error": out["test_error"],
-            "examples_seen": out["examples_seen"], "steps": out["steps"]}
+    return {
+        "devices": devices,
+        "seed": seed,
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "train_s": round(out["train_seconds"], 2),
+        "test_error": out["test_error"],
+        "examples_seen": out["examples_seen"],
+        "steps": out["steps"],
+    }
 
 
 def main() -> None:
@@ -36,10 +49,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default="results/ddp")
     args = ap.parse_args()
-    rows = paired_runs((1, 2), lambda splits, pool, devices, seed: one_run(splits, pool, devices, args.epochs, seed),
-                       args.pool, args.seeds)
-    summary = {d: {k: float(np.mean([r[k] for r in rows if r["devices"] == d]))
-                   for k in ("wall_s", "train_s", "test_error")} for d in (1, 2)}
+    rows = paired_runs(
+        (1, 2),
+        lambda splits, pool, devices, seed: one_run(splits, pool, devices, args.epochs, seed),
+        args.pool,
+        args.seeds,
+    )
+    summary = {
+        d: {k: float(np.mean([r[k] for r in rows if r["devices"] == d])) for k in ("wall_s", "train_s", "test_error")}
+        for d in (1, 2)
+    }
     write_result(args.out, "ddp.json", "scripts/bench_ddp.py", args, {"runs": rows, "mean": summary})
     print(json.dumps(summary, indent=1))
 

@@ -45,13 +45,22 @@ def machine() -> dict:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"cpu": cpu, "cores_visible": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "cuda": torch.cuda.is_available(), "git_commit": commit}
+    return {
+        "cpu": cpu,
+        "cores_visible": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "cuda": torch.cuda.is_available(),
+        "git_commit": commit,
+    }
 
 
 def main() -> None:
@@ -91,8 +100,13 @@ def main() -> None:
                 t0 = time.perf_counter()
                 s = np.asarray(METRICS.get(name)(ctx), dtype=np.float64)
                 wall = time.perf_counter() - t0
-            row = {"model": model_name, "metric": name, "seconds": round(wall, 2),
-                   "auroc_flipped": round(auroc(pool.noisy, s), 3), "warnings": [str(w.message) for w in caught]}
+            row = {
+                "model": model_name,
+                "metric": name,
+                "seconds": round(wall, 2),
+                "auroc_flipped": round(auroc(pool.noisy, s), 3),
+                "warnings": [str(w.message) for w in caught],
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
 
@@ -104,21 +118,37 @@ def main() -> None:
         for mode in ("true", "false"):
             members = build_members(model, data.num_classes, data.input_shape, p["n_models"], args.seed, "el2n")
             t0 = time.perf_counter()
-            ens = train_ensemble(data, members, {**p, "vectorise": mode}, p["epochs"], p["total_epochs"],
-                                 args.seed, "el2n")
+            ens = train_ensemble(
+                data, members, {**p, "vectorise": mode}, p["epochs"], p["total_epochs"], args.seed, "el2n"
+            )
             times[mode] = time.perf_counter() - t0
             scores[mode] = el2n_from_logits(ens.logits(data), data.y).numpy()
-        sp = {"model": model_name, "n_models": p["n_models"], "epochs": p["epochs"],
-              "vectorised_seconds": round(times["true"], 2), "sequential_seconds": round(times["false"], 2),
-              "speedup": round(times["false"] / times["true"], 2),
-              "max_abs_score_diff": float(np.abs(scores["true"] - scores["false"]).max())}
+        sp = {
+            "model": model_name,
+            "n_models": p["n_models"],
+            "epochs": p["epochs"],
+            "vectorised_seconds": round(times["true"], 2),
+            "sequential_seconds": round(times["false"], 2),
+            "speedup": round(times["false"] / times["true"], 2),
+            "max_abs_score_diff": float(np.abs(scores["true"] - scores["false"]).max()),
+        }
         speedups.append(sp)
         print(json.dumps(sp), flush=True)
 
-    info = {"command": "python " + " ".join([sys.argv[0]] + sys.argv[1:]), "machine": machine(),
-            "dataset": {"name": "mnist1d", "n_train": args.n_train, "pool_size": args.pool_size,
-                        "label_noise": args.label_noise, "seed": args.seed},
-            "device": str(dev), "metrics": rows, "ensemble_speedup": speedups}
+    info = {
+        "command": "python " + " ".join([sys.argv[0]] + sys.argv[1:]),
+        "machine": machine(),
+        "dataset": {
+            "name": "mnist1d",
+            "n_train": args.n_train,
+            "pool_size": args.pool_size,
+            "label_noise": args.label_noise,
+            "seed": args.seed,
+        },
+        "device": str(dev),
+        "metrics": rows,
+        "ensemble_speedup": speedups,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -148,20 +178,30 @@ def write_markdown(info: dict, path: Path) -> None:
         "|---|---|---:|---:|",
     ]
     lines += [f"| {r['model']} | {r['metric']} | {r['seconds']:.1f} | {r['auroc_flipped']:.3f} |" for r in rows]
-    lines += ["", "## Vectorised ensemble vs one member after another",
-              "", "The same EL2N ensemble (same inits, data orders, number of steps), trained both ways in one process.",
-              "", "| probe model | members | epochs | vectorised s | sequential s | speed-up | max score diff |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {s['model']} | {s['n_models']} | {s['epochs']} | {s['vectorised_seconds']:.1f} | "
-              f"{s['sequential_seconds']:.1f} | {s['speedup']:.2f}x | {s['max_abs_score_diff']:.1e} |" for s in speedups]
-    lines += ["",
-              "On one CPU thread these small probes are compute-bound (the per-member matmuls/convolutions already "
-              "run near the core's peak), so batching the members with `vmap` saves little but Python and dispatch "
-              "overhead; the gain is expected where the per-step work of one member is too small to fill the device "
-              "(GPUs). The two paths run the same algorithm: identical data orders and, for the first epoch, logits "
-              "equal to ~1e-6; float rounding differs (vmap runs batched kernels), and with BatchNorm a single "
-              "step can amplify it (a channel with tiny batch variance), after which one member's trajectory "
-              "drifts: the max score difference, not a mean, is shown."]
+    lines += [
+        "",
+        "## Vectorised ensemble vs one member after another",
+        "",
+        "The same EL2N ensemble (same inits, data orders, number of steps), trained both ways in one process.",
+        "",
+        "| probe model | members | epochs | vectorised s | sequential s | speed-up | max score diff |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s['model']} | {s['n_models']} | {s['epochs']} | {s['vectorised_seconds']:.1f} | "
+        f"{s['sequential_seconds']:.1f} | {s['speedup']:.2f}x | {s['max_abs_score_diff']:.1e} |"
+        for s in speedups
+    ]
+    lines += [
+        "",
+        "On one CPU thread these small probes are compute-bound (the per-member matmuls/convolutions already "
+        "run near the core's peak), so batching the members with `vmap` saves little but Python and dispatch "
+        "overhead; the gain is expected where the per-step work of one member is too small to fill the device "
+        "(GPUs). The two paths run the same algorithm: identical data orders and, for the first epoch, logits "
+        "equal to ~1e-6; float rounding differs (vmap runs batched kernels), and with BatchNorm a single "
+        "step can amplify it (a channel with tiny batch variance), after which one member's trajectory "
+        "drifts: the max score difference, not a mean, is shown.",
+    ]
     warn = [f"- {r['model']}/{r['metric']}: {w}" for r in rows for w in r["warnings"]]
     if warn:
         lines += ["", "Warnings raised while scoring:", ""] + warn

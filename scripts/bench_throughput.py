@@ -82,18 +82,31 @@ def main() -> None:
         if r:
             harness.append(out["steps"] * cfg["batch_size"] / out["train_seconds"])
             bare.append(ref["steps"] * cfg["batch_size"] / ref["seconds"])
-        print(f"repeat {r}: harness {out['train_seconds']:.2f}s ({out['steps']} steps, err {out['test_error']:.3f}); "
-              f"bare {ref['seconds']:.2f}s ({ref['steps']} steps, err {ref['test_error']:.3f})", flush=True)
+        print(
+            f"repeat {r}: harness {out['train_seconds']:.2f}s ({out['steps']} steps, err {out['test_error']:.3f}); "
+            f"bare {ref['seconds']:.2f}s ({ref['steps']} steps, err {ref['test_error']:.3f})",
+            flush=True,
+        )
     h, b = statistics.median(harness), statistics.median(bare)
     pairs = [hv / bv for hv, bv in zip(harness, bare)]  # each pair ran back to back: the machine's drift cancels
     result = {
         "command": f"python scripts/bench_throughput.py --pool-size {args.pool_size} --epochs {args.epochs} "
-                   f"--repeats {args.repeats}",
-        "device": str(device), "cpu_threads": torch.get_num_threads(), "machine": platform.platform(),
-        "torch": torch.__version__, "model": "cnn1d", "dataset": "mnist1d", "pool_size": args.pool_size,
-        "epochs": args.epochs, "batch_size": cfg["batch_size"],
-        "harness_examples_per_s": harness, "bare_examples_per_s": bare,
-        "harness_median": h, "bare_median": b, "ratio_of_medians": h / b, "pair_ratios": pairs,
+        f"--repeats {args.repeats}",
+        "device": str(device),
+        "cpu_threads": torch.get_num_threads(),
+        "machine": platform.platform(),
+        "torch": torch.__version__,
+        "model": "cnn1d",
+        "dataset": "mnist1d",
+        "pool_size": args.pool_size,
+        "epochs": args.epochs,
+        "batch_size": cfg["batch_size"],
+        "harness_examples_per_s": harness,
+        "bare_examples_per_s": bare,
+        "harness_median": h,
+        "bare_median": b,
+        "ratio_of_medians": h / b,
+        "pair_ratios": pairs,
         "harness_over_bare": statistics.median(pairs),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
@@ -108,7 +121,8 @@ def main() -> None:
         f"| bare PyTorch | {b:,.0f} | {', '.join(f'{v:,.0f}' for v in bare)} |\n\n"
         f"Ratio harness / bare: **{statistics.median(pairs):.2f}**, the median of the {len(pairs)} back-to-back pairs "
         f"({', '.join(f'{v:.2f}' for v in pairs)}; ratio of the medians {h / b:.2f}). Measured alternately in one "
-        f"process, which loop goes first alternating; both include one test-split evaluation per epoch.\n")
+        f"process, which loop goes first alternating; both include one test-split evaluation per epoch.\n"
+    )
     print(json.dumps({k: result[k] for k in ("harness_median", "bare_median", "harness_over_bare", "pair_ratios")}))
 
 

@@ -54,16 +54,26 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha-fixed", type=float, nargs="+", default=[3.2, 6.4])
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--wall", action="append", default=[], help="SWEEP=TEXT: measured wall time of a sweep command")
-    ap.add_argument("--notes", default=None,
-                    help="reading template appended to the README ({name} placeholders filled from the tables); "
-                         "default <out>/notes.md if present")
+    ap.add_argument(
+        "--notes",
+        default=None,
+        help="reading template appended to the README ({name} placeholders filled from the tables); "
+        "default <out>/notes.md if present",
+    )
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     argv_ = list(argv if argv is not None else sys.argv[1:])
     shown = [a if a.startswith("--") else "..." for a in argv_ if not a.startswith("--notes")]
-    files = study_report.run(_inputs(args), args.out, x_min=args.x_min, n_boot=args.n_boot,
-                             alpha_fixed=args.alpha_fixed, walls=dict(w.split("=", 1) for w in args.wall),
-                             shown_args=shown, notes=args.notes)
+    files = study_report.run(
+        _inputs(args),
+        args.out,
+        x_min=args.x_min,
+        n_boot=args.n_boot,
+        alpha_fixed=args.alpha_fixed,
+        walls=dict(w.split("=", 1) for w in args.wall),
+        shown_args=shown,
+        notes=args.notes,
+    )
     print(f"wrote {len(files)} files to {args.out}")
     return 0
 

@@ -13,6 +13,7 @@ Run:  OMP_NUM_THREADS=1 .venv/bin/python scripts/theory_validate.py   (~5 min on
       --quick for a ~30 s smoke run.
 The computation is bench.theory.validate, the report bench.theory.validate_report.
 """
+
 from __future__ import annotations
 
 import argparse

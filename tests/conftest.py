@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
@@ -27,7 +26,8 @@ def _isolated_env(tmp_path_factory, monkeypatch):
 
 def compose(overrides: list[str]) -> dict:
     """The resolved plain config dict of ``python -m bench.run <overrides>``, composed in-process."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     from bench.run import to_plain
@@ -38,8 +38,18 @@ def compose(overrides: list[str]) -> dict:
     return to_plain(cfg)
 
 
-TINY_MNIST1D = ["dataset=mnist1d", "dataset.n_train=600", "dataset.n_test=200", "model=mlp", "model.hidden=[32]",
-                "train.epochs=1", "train.min_steps=0", "train.batch_size=64", "train.progress_bar=false", "logger=none"]
+TINY_MNIST1D = [
+    "dataset=mnist1d",
+    "dataset.n_train=600",
+    "dataset.n_test=200",
+    "model=mlp",
+    "model.hidden=[32]",
+    "train.epochs=1",
+    "train.min_steps=0",
+    "train.batch_size=64",
+    "train.progress_bar=false",
+    "logger=none",
+]
 
 
 def write_cifar10(root: Path, n_train_per_batch: int = 20, n_test: int = 30, seed: int = 0) -> Path:
@@ -49,8 +59,12 @@ def write_cifar10(root: Path, n_train_per_batch: int = 20, n_test: int = 30, see
     base.mkdir(parents=True, exist_ok=True)
 
     def batch(n):
-        return {"batch_label": "tiny", "labels": rng.integers(0, 10, n).tolist(),
-                "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "filenames": [f"{i}.png" for i in range(n)]}
+        return {
+            "batch_label": "tiny",
+            "labels": rng.integers(0, 10, n).tolist(),
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            "filenames": [f"{i}.png" for i in range(n)],
+        }
 
     for i in range(1, 6):
         with open(base / f"data_batch_{i}", "wb") as f:
@@ -68,9 +82,14 @@ def write_cifar100(root: Path, n_train: int = 200, n_test: int = 50, seed: int =
     base.mkdir(parents=True, exist_ok=True)
     for name, n in (("train", n_train), ("test", n_test)):
         with open(base / name, "wb") as f:
-            pickle.dump({"fine_labels": rng.integers(0, 100, n).tolist(),
-                         "coarse_labels": rng.integers(0, 20, n).tolist(),
-                         "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}, f)
+            pickle.dump(
+                {
+                    "fine_labels": rng.integers(0, 100, n).tolist(),
+                    "coarse_labels": rng.integers(0, 20, n).tolist(),
+                    "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                },
+                f,
+            )
     return base
 
 
@@ -81,9 +100,13 @@ def write_svhn(root: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     for name, n in (("train", n_train), ("test", n_test)):
-        scipy.io.savemat(str(root / f"{name}_32x32.mat"),
-                         {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
-                          "y": rng.integers(1, 11, (n, 1)).astype(np.uint8)})
+        scipy.io.savemat(
+            str(root / f"{name}_32x32.mat"),
+            {
+                "X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+                "y": rng.integers(1, 11, (n, 1)).astype(np.uint8),
+            },
+        )
     return root
 
 

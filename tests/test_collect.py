@@ -24,20 +24,33 @@ from bench.collect import (
     load_records,
     pareto_frontier,
 )
-from bench.collect.table import flatten_record
 from bench.collect.__main__ import main as cli_main
 from bench.collect.report import FITS_COLUMNS, _log_wandb
+from bench.collect.table import flatten_record
 
 
 # =========================================================================== synthetic data
 def _powerlaw_obs(rng, nu=0.5, a=3.0, e_inf=0.05, noise=0.03, n_x=7, seeds=3, lo=100, hi=1e5):
     x = np.repeat(np.geomspace(lo, hi, n_x), seeds)
-    y = (a * x ** -nu + e_inf) * np.exp(rng.normal(0.0, noise, len(x)))
+    y = (a * x**-nu + e_inf) * np.exp(rng.normal(0.0, noise, len(x)))
     return x, y
 
 
-def _record(run_id, *, dataset="synth", metric="el2n", strategy="keep_hard", keep=1.0, pool=1000,
-            seed=0, err=0.2, status="ok", model="mlp", extra=None, n_classes=4):
+def _record(
+    run_id,
+    *,
+    dataset="synth",
+    metric="el2n",
+    strategy="keep_hard",
+    keep=1.0,
+    pool=1000,
+    seed=0,
+    err=0.2,
+    status="ok",
+    model="mlp",
+    extra=None,
+    n_classes=4,
+):
     n_train = int(round(keep * pool))
     pool_hist = [pool // n_classes] * n_classes
     # Hard-example pruning skews the kept class mix a little more at small keep.
@@ -46,18 +59,38 @@ def _record(run_id, *, dataset="synth", metric="el2n", strategy="keep_hard", kee
     kept_hist = list(np.round(n_train * w / w.sum()).astype(int))
     ok = status == "ok"
     return {
-        "run_id": run_id, "status": status, "reason": None if ok else "CUDA out of memory",
-        "sweep": "unit", "dataset": dataset, "pool_size": pool, "metric": metric, "strategy": strategy,
-        "keep": keep, "n_train": n_train, "model": model, "seed": seed, "budget": "epochs",
-        "epochs": 10, "steps": 10 * max(1, n_train // 32), "label_noise": 0.0, "noisy_kept": 0,
-        "test_error": err if ok else None, "test_accuracy": (1 - err) if ok else None,
+        "run_id": run_id,
+        "status": status,
+        "reason": None if ok else "CUDA out of memory",
+        "sweep": "unit",
+        "dataset": dataset,
+        "pool_size": pool,
+        "metric": metric,
+        "strategy": strategy,
+        "keep": keep,
+        "n_train": n_train,
+        "model": model,
+        "seed": seed,
+        "budget": "epochs",
+        "epochs": 10,
+        "steps": 10 * max(1, n_train // 32),
+        "label_noise": 0.0,
+        "noisy_kept": 0,
+        "test_error": err if ok else None,
+        "test_accuracy": (1 - err) if ok else None,
         "test_loss": 2.0 * err if ok else None,
-        "curve": [{"epoch": e, "step": e * 10, "test_error": err * (1 + 1 / (e + 1)),
-                   "test_loss": 2 * err} for e in range(3)] if ok else [],
-        "class_hist_kept": [int(v) for v in kept_hist], "class_hist_pool": pool_hist,
+        "curve": [
+            {"epoch": e, "step": e * 10, "test_error": err * (1 + 1 / (e + 1)), "test_loss": 2 * err} for e in range(3)
+        ]
+        if ok
+        else [],
+        "class_hist_kept": [int(v) for v in kept_hist],
+        "class_hist_pool": pool_hist,
         "kept_score_stats": {"mean": 0.5, "std": 0.1, "min": 0.0, "max": 1.0},
-        "wall_time_s": 1.0, "versions": {"torch": "2.x", "bench": "0.1.0"},
-        "config": {"dataset": {"name": dataset}, "train": {"lr": 0.1}}, "extra": extra or {},
+        "wall_time_s": 1.0,
+        "versions": {"torch": "2.x", "bench": "0.1.0"},
+        "config": {"dataset": {"name": dataset}, "train": {"lr": 0.1}},
+        "extra": extra or {},
         "pool_score_stats": {"mean": 0.4, "std": 0.2, "min": 0.0, "max": 1.0},
     }
 
@@ -76,31 +109,50 @@ def _write_records(root: Path, seed: int = 0) -> dict:
                 for s in (0, 1):
                     n_train = keep * pool
                     factor = 1.0 - c * (1.0 - keep) * math.log10(pool / 1000)
-                    err = (1.0 * n_train ** -0.35 + 0.02) * factor * math.exp(rng.normal(0, 0.02))
+                    err = (1.0 * n_train**-0.35 + 0.02) * factor * math.exp(rng.normal(0, 0.02))
                     rid = f"synth-{metric}-k{keep}-p{pool}-s{s}"
                     sub = root / "synth" / metric
                     sub.mkdir(parents=True, exist_ok=True)
-                    (sub / f"{rid}.json").write_text(json.dumps(
-                        _record(rid, metric=metric, strategy=strategy, keep=keep, pool=pool, seed=s,
-                                err=err)))
+                    (sub / f"{rid}.json").write_text(
+                        json.dumps(
+                            _record(rid, metric=metric, strategy=strategy, keep=keep, pool=pool, seed=s, err=err)
+                        )
+                    )
                     n += 1
     # perceptron theory runs: x = alpha_prune, theory curve recorded in extra.eps_theory
     for keep in (0.5, 1.0):
         for alpha_tot in (1.0, 2.0, 4.0, 8.0):
             for s in (0, 1):
                 alpha_prune = keep * alpha_tot
-                eps = 0.4 * alpha_prune ** -1.0 * (0.8 if keep < 1 else 1.0)
+                eps = 0.4 * alpha_prune**-1.0 * (0.8 if keep < 1 else 1.0)
                 rid = f"perc-k{keep}-a{alpha_tot}-s{s}"
                 (root / "perceptron").mkdir(exist_ok=True)
-                (root / "perceptron" / f"{rid}.json").write_text(json.dumps(_record(
-                    rid, dataset="perceptron", model="teacher_student", metric="margin",
-                    strategy="keep_hard", keep=keep, pool=int(alpha_tot * 200), seed=s,
-                    err=eps * math.exp(rng.normal(0, 0.03)), n_classes=2,
-                    extra={"alpha_tot": alpha_tot, "alpha_prune": alpha_prune, "probe_angle_deg": 0.0,
-                           "eps_theory": eps})))
+                (root / "perceptron" / f"{rid}.json").write_text(
+                    json.dumps(
+                        _record(
+                            rid,
+                            dataset="perceptron",
+                            model="teacher_student",
+                            metric="margin",
+                            strategy="keep_hard",
+                            keep=keep,
+                            pool=int(alpha_tot * 200),
+                            seed=s,
+                            err=eps * math.exp(rng.normal(0, 0.03)),
+                            n_classes=2,
+                            extra={
+                                "alpha_tot": alpha_tot,
+                                "alpha_prune": alpha_prune,
+                                "probe_angle_deg": 0.0,
+                                "eps_theory": eps,
+                            },
+                        )
+                    )
+                )
                 n += 1
-    (root / "synth" / "failed-1.json").write_text(json.dumps(
-        _record("synth-el2n-k0.25-p8000-s0", keep=0.25, pool=8000, status="failed")))
+    (root / "synth" / "failed-1.json").write_text(
+        json.dumps(_record("synth-el2n-k0.25-p8000-s0", keep=0.25, pool=8000, status="failed"))
+    )
     (root / "synth" / "sweep_config.json").write_text(json.dumps({"name": "not a record"}))
     return {"n_ok": n, "failed_id": "synth-el2n-k0.25-p8000-s0"}
 
@@ -174,14 +226,22 @@ def _hand_table(rows):
 
 
 def test_pareto_frontier_of_hand_made_table():
-    df = _hand_table([
-        ("a", 1.0, 100, 0, 0.30), ("a", 0.5, 100, 0, 0.35),
-        ("a", 1.0, 200, 0, 0.25), ("a", 0.5, 200, 0, 0.27), ("a", 0.5, 200, 1, 0.29),  # mean .28
-        ("a", 1.0, 400, 0, 0.20), ("a", 0.5, 400, 0, 0.21), ("a", 0.25, 400, 0, 0.32),
-        ("a", 0.5, 600, 0, 0.22),  # n=300: dominated by n=200 (0.21)
-        # metric b has no keep=1 runs: it borrows metric a's at the pool sizes it used
-        ("b", 0.5, 200, 0, 0.26), ("b", 0.5, 400, 0, 0.24),
-    ])
+    df = _hand_table(
+        [
+            ("a", 1.0, 100, 0, 0.30),
+            ("a", 0.5, 100, 0, 0.35),
+            ("a", 1.0, 200, 0, 0.25),
+            ("a", 0.5, 200, 0, 0.27),
+            ("a", 0.5, 200, 1, 0.29),  # mean .28
+            ("a", 1.0, 400, 0, 0.20),
+            ("a", 0.5, 400, 0, 0.21),
+            ("a", 0.25, 400, 0, 0.32),
+            ("a", 0.5, 600, 0, 0.22),  # n=300: dominated by n=200 (0.21)
+            # metric b has no keep=1 runs: it borrows metric a's at the pool sizes it used
+            ("b", 0.5, 200, 0, 0.26),
+            ("b", 0.5, 400, 0, 0.24),
+        ]
+    )
     fr = pareto_frontier(df).set_index(["metric", "x"])
     a = fr.loc["a"]
     assert list(a.index) == [50, 100, 200, 300, 400]
@@ -199,12 +259,17 @@ def test_pareto_frontier_of_hand_made_table():
 
 
 def test_droppable_fraction_on_hand_made_table():
-    df = _hand_table([
-        ("a", 1.0, 1000, 0, 0.100), ("a", 1.0, 1000, 1, 0.102),  # ref mean 0.101
-        ("a", 0.8, 1000, 0, 0.103), ("a", 0.6, 1000, 0, 0.105), ("a", 0.4, 1000, 0, 0.120),
-        ("a", 0.2, 1000, 0, 0.104),  # within tolerance again, but below a failing keep: not counted
-        ("b", 0.8, 1000, 0, 0.110),  # no own reference: uses pooled keep=1 runs
-    ])
+    df = _hand_table(
+        [
+            ("a", 1.0, 1000, 0, 0.100),
+            ("a", 1.0, 1000, 1, 0.102),  # ref mean 0.101
+            ("a", 0.8, 1000, 0, 0.103),
+            ("a", 0.6, 1000, 0, 0.105),
+            ("a", 0.4, 1000, 0, 0.120),
+            ("a", 0.2, 1000, 0, 0.104),  # within tolerance again, but below a failing keep: not counted
+            ("b", 0.8, 1000, 0, 0.110),  # no own reference: uses pooled keep=1 runs
+        ]
+    )
     d = droppable_fraction(df, tolerance=0.005).set_index("metric")
     assert d.loc["a", "ref_error"] == pytest.approx(0.101)
     assert d.loc["a", "min_keep"] == pytest.approx(0.6)
@@ -249,10 +314,13 @@ def test_load_records_lists_failed_unreadable_and_skips_non_records(tmp_path):
 
 
 def test_x_variable_defaults_to_alpha_prune_for_perceptron():
-    recs = [flatten_record(_record("p1", dataset="perceptron", keep=0.5, pool=400,
-                                   extra={"alpha_prune": 1.0, "alpha_tot": 2.0})),
-            flatten_record(_record("p2", dataset="perceptron", keep=0.5, pool=800)),  # no alpha
-            flatten_record(_record("s1", dataset="synth", keep=0.5, pool=400))]
+    recs = [
+        flatten_record(
+            _record("p1", dataset="perceptron", keep=0.5, pool=400, extra={"alpha_prune": 1.0, "alpha_tot": 2.0})
+        ),
+        flatten_record(_record("p2", dataset="perceptron", keep=0.5, pool=800)),  # no alpha
+        flatten_record(_record("s1", dataset="synth", keep=0.5, pool=400)),
+    ]
     df = pd.DataFrame(recs)
     with pytest.warns(UserWarning, match="lack 'alpha_prune'"):
         d = add_x(df).set_index("run_id")
@@ -265,9 +333,20 @@ def test_x_variable_defaults_to_alpha_prune_for_perceptron():
 
 
 def test_context_keys_keep_settings_apart():
-    recs = [flatten_record(_record(f"p{a}-{t}", dataset="perceptron", keep=0.5, pool=100 * t, err=0.1,
-                                   extra={"alpha_prune": t / 2, "probe_angle_deg": a}))
-            for a in (0.0, 10.0) for t in (1, 2, 4)]
+    recs = [
+        flatten_record(
+            _record(
+                f"p{a}-{t}",
+                dataset="perceptron",
+                keep=0.5,
+                pool=100 * t,
+                err=0.1,
+                extra={"alpha_prune": t / 2, "probe_angle_deg": a},
+            )
+        )
+        for a in (0.0, 10.0)
+        for t in (1, 2, 4)
+    ]
     df = pd.DataFrame(recs)
     pooled = learning_curves(df)
     assert len(pooled) == 3 and (pooled["count"] == 2).all()
@@ -282,8 +361,7 @@ def collected(tmp_path_factory):
     info = _write_records(root)
     with pytest.MonkeyPatch.context() as mp, pytest.warns(UserWarning, match="wandb"):
         mp.setitem(sys.modules, "wandb", None)  # `import wandb` -> ImportError: skipped with a warning
-        out = collect([str(root)], tolerance=0.005, n_boot=30, command="pytest-collect",
-                      log_wandb="pytest-project")
+        out = collect([str(root)], tolerance=0.005, n_boot=30, command="pytest-collect", log_wandb="pytest-project")
     return root, info, out
 
 
@@ -296,9 +374,19 @@ def test_collect_writes_every_output(collected):
     root, info, out = collected
     od = Path(out["out_dir"])
     assert od == root / "collect"
-    for name in ("runs.csv", "failed.csv", "fits.csv", "frontier.csv", "report.md", "report.html",
-                 "curves.csv", "droppable.csv", "class_balance.csv", "error_vs_keep.csv",
-                 "collect_config.json"):
+    for name in (
+        "runs.csv",
+        "failed.csv",
+        "fits.csv",
+        "frontier.csv",
+        "report.md",
+        "report.html",
+        "curves.csv",
+        "droppable.csv",
+        "class_balance.csv",
+        "error_vs_keep.csv",
+        "collect_config.json",
+    ):
         assert (od / name).is_file() and (od / name).stat().st_size > 0, name
     assert out["n_ok"] == info["n_ok"] and out["n_failed"] == 1
     assert out["wandb"]["status"] == "skipped"
@@ -375,10 +463,10 @@ def test_cli_runs_and_prints_outputs(tmp_path, capsys):
     for i, pool in enumerate((500, 1000, 2000, 4000)):
         for keep in (0.5, 1.0):
             rid = f"r{i}-{keep}"
-            (d / f"{rid}.json").write_text(json.dumps(
-                _record(rid, keep=keep, pool=pool, err=2.0 * (keep * pool) ** -0.4)))
-    rc = cli_main([str(d), "--out", str(tmp_path / "o"), "--n-boot", "10", "--formats", "png",
-                   "--tolerance", "0.01"])
+            (d / f"{rid}.json").write_text(
+                json.dumps(_record(rid, keep=keep, pool=pool, err=2.0 * (keep * pool) ** -0.4))
+            )
+    rc = cli_main([str(d), "--out", str(tmp_path / "o"), "--n-boot", "10", "--formats", "png", "--tolerance", "0.01"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "fits.csv" in text and str(tmp_path / "o") in text
@@ -419,9 +507,11 @@ def test_wandb_logging_with_fake_module(tmp_path, monkeypatch):
 
 
 def test_import_does_not_pull_torch_or_pyplot():
-    code = ("import sys, bench.collect, bench.collect.plots; "
-            "bad=[m for m in ('torch','matplotlib.pyplot','wandb') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, bench.collect, bench.collect.plots; "
+        "bad=[m for m in ('torch','matplotlib.pyplot','wandb') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
@@ -431,10 +521,12 @@ def test_panel_reference_line_is_static_random_pruning_on_infobatch_panels():
 
     from bench.collect.panels import _baseline_fit
 
-    fits = pd.DataFrame([
-        {"kind": "frontier", "metric": "random", "strategy": "infobatch", "a": 1.0},
-        {"kind": "frontier", "metric": "random", "strategy": "keep_hard", "a": 2.0},
-        {"kind": "frontier", "metric": "random", "strategy": "keep_easy", "a": 3.0},
-    ])
+    fits = pd.DataFrame(
+        [
+            {"kind": "frontier", "metric": "random", "strategy": "infobatch", "a": 1.0},
+            {"kind": "frontier", "metric": "random", "strategy": "keep_hard", "a": 2.0},
+            {"kind": "frontier", "metric": "random", "strategy": "keep_easy", "a": 3.0},
+        ]
+    )
     assert _baseline_fit(fits, {}, "random", "infobatch")["a"] == 2.0
     assert _baseline_fit(fits, {}, "random", "keep_easy")["a"] == 3.0

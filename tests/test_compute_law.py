@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.collect.compute import (best_keep_at_budget, bootstrap_compute_law, fit_compute_laws, holdout_check,
-                                   predict_error, utility_term)
+from bench.collect.compute import (
+    best_keep_at_budget,
+    bootstrap_compute_law,
+    fit_compute_laws,
+    holdout_check,
+    predict_error,
+    utility_term,
+)
 
 A, B, TAU = 3.0, -0.45, 1.5
 # a smaller kept set of better examples: a steeper first-pass exponent, a higher prefactor
@@ -35,9 +41,21 @@ def _runs(rng, noise=0.03, pools=(1000, 2000, 4000, 8000), keeps=(0.25, 0.5, 1.0
                 for seed in range(3):
                     a, b = LAWS[keep]
                     err = a * math.exp(b * float(utility_term(S, ep * S, TAU))) * math.exp(rng.normal(0, noise))
-                    rows.append({"dataset": "synth", "model": "m", "metric": "el2n", "strategy": "keep_hard",
-                                 "keep": keep, "pool_size": pool, "n_train": S, "epochs": ep, "steps": ep * S / 100,
-                                 "seed": seed, "test_error": err})
+                    rows.append(
+                        {
+                            "dataset": "synth",
+                            "model": "m",
+                            "metric": "el2n",
+                            "strategy": "keep_hard",
+                            "keep": keep,
+                            "pool_size": pool,
+                            "n_train": S,
+                            "epochs": ep,
+                            "steps": ep * S / 100,
+                            "seed": seed,
+                            "test_error": err,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -64,13 +82,15 @@ def test_holdout_prediction_matches_held_out_runs():
     d2 = d.copy()
     d2["epochs"] = 4000 / d2["n_train"]  # all keeps of a pool see 4000 x pool/1000 examples: same steps
     d2["steps"] = 40.0 * d2["pool_size"] / 1000
-    d2["test_error"] = [LAWS[k][0] * math.exp(LAWS[k][1] * float(utility_term(s, ep * s, TAU)))
-                        for k, s, ep in zip(d2["keep"], d2["n_train"], d2["epochs"])]
+    d2["test_error"] = [
+        LAWS[k][0] * math.exp(LAWS[k][1] * float(utility_term(s, ep * s, TAU)))
+        for k, s, ep in zip(d2["keep"], d2["n_train"], d2["epochs"])
+    ]
     both = pd.concat([d, d2], ignore_index=True)
     held = both.index >= len(d)
     chk = holdout_check(both, pd.Series(held, index=both.index))
     assert len(chk) == 4 and (chk["regret"] <= 1e-9).all(), chk
-    assert predict_error({"a": A, "b": B, "tau": TAU}, 1000, 1000) == pytest.approx(A * 1000 ** B)
+    assert predict_error({"a": A, "b": B, "tau": TAU}, 1000, 1000) == pytest.approx(A * 1000**B)
 
 
 def test_one_pool_several_budgets_recovers_tau_and_the_best_keep_moves_to_more_data():
@@ -89,9 +109,23 @@ def test_one_pool_several_budgets_recovers_tau_and_the_best_keep_moves_to_more_d
             for seed in range(3):
                 a, b = laws[keep]
                 err = a * math.exp(b * float(utility_term(S, e, TAU))) * math.exp(rng.normal(0, 0.02))
-                rows.append({"dataset": "synth", "model": "m", "metric": "random", "strategy": "keep_hard",
-                             "keep": keep, "pool_size": pool, "n_train": S, "examples_seen": e, "epochs": e / S,
-                             "steps": steps, "budget": "steps", "seed": seed, "test_error": err})
+                rows.append(
+                    {
+                        "dataset": "synth",
+                        "model": "m",
+                        "metric": "random",
+                        "strategy": "keep_hard",
+                        "keep": keep,
+                        "pool_size": pool,
+                        "n_train": S,
+                        "examples_seen": e,
+                        "epochs": e / S,
+                        "steps": steps,
+                        "budget": "steps",
+                        "seed": seed,
+                        "test_error": err,
+                    }
+                )
     ok = pd.DataFrame(rows)
     fits = fit_compute_laws(ok, n_boot=100)
     assert len(fits) == 3

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import write_cifar10, write_cifar100, write_image_folder, write_svhn
 
 from bench.data import DatasetError, build_dataset, flip_labels, make_pool, make_pool_ids
-from conftest import write_cifar10, write_cifar100, write_image_folder, write_svhn
 
 
 def test_mnist1d_generated_cached_and_deterministic(tmp_path):
@@ -140,7 +140,8 @@ def test_folder_batches_resume_mid_epoch_with_the_same_augmentations(tmp_path, w
     resumed, resumed_next = list(b), list(b)
     for want, got in zip(rest + next_epoch, resumed + resumed_next, strict=True):
         assert torch.equal(want[2], got[2]) and torch.equal(want[0], got[0])
-    epochs = [{int(p): x[j] for x, _, pos in batches for j, p in enumerate(pos)} for batches in (head + rest,
-                                                                                                  next_epoch)]
+    epochs = [
+        {int(p): x[j] for x, _, pos in batches for j, p in enumerate(pos)} for batches in (head + rest, next_epoch)
+    ]
     assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(18))
     assert sum(not torch.equal(epochs[0][p], epochs[1][p]) for p in range(18)) >= 15  # new draws each epoch

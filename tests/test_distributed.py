@@ -19,20 +19,28 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_MNIST1D, compose
 
 from bench.run import ConfigError, run_pipeline, validate_config
 from bench.train.data import ResumableSampler, ShardBatchSampler, TensorBatches, global_batches
-from conftest import TINY_MNIST1D, compose
 
 DDP_RUN = [o for o in TINY_MNIST1D if not o.startswith(("model", "dataset.n_train", "train.epochs"))] + [
-    "dataset.n_train=1000", "model=cnn1d", "train.epochs=4", "train.num_threads=1", "metric=none", "prune.keep=1.0"]
+    "dataset.n_train=1000",
+    "model=cnn1d",
+    "train.epochs=4",
+    "train.num_threads=1",
+    "metric=none",
+    "prune.keep=1.0",
+]
 
 
 def _shards(n: int, world: int, batch_size: int = 8, augment: str = "shift1d", shuffle: bool = True) -> list:
     x = torch.arange(n * 12, dtype=torch.float32).view(n, 1, 12)
     y = torch.arange(n)
-    return [list(TensorBatches(x, y, batch_size, shuffle=shuffle, seed=3, augment_kind=augment,
-                               shard=(r, world))) for r in range(world)]
+    return [
+        list(TensorBatches(x, y, batch_size, shuffle=shuffle, seed=3, augment_kind=augment, shard=(r, world)))
+        for r in range(world)
+    ]
 
 
 @pytest.mark.parametrize("n", [37, 40, 41])
@@ -66,10 +74,15 @@ def test_folder_batch_sampler_shards_the_resumable_order():
         assert r0 == whole[b][0::2] and r1 == whole[b][1::2]
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ("train.devices=0", "train.devices=0"), ("train.num_nodes=-1", "train.num_nodes=-1"),
-    ("train.strategy=fsdp", "train.strategy 'fsdp'"), ("train.batch_size=63", "train.batch_size=63"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ("train.devices=0", "train.devices=0"),
+        ("train.num_nodes=-1", "train.num_nodes=-1"),
+        ("train.strategy=fsdp", "train.strategy 'fsdp'"),
+        ("train.batch_size=63", "train.batch_size=63"),
+    ],
+)
 def test_bad_device_settings_are_rejected_before_training(bad, needle):
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
         validate_config(compose([*TINY_MNIST1D, "train.devices=2", bad]))
@@ -83,8 +96,9 @@ def test_infobatch_on_several_devices_is_rejected():
 def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(_isolated_env, tmp_path, monkeypatch):
     one = run_pipeline(compose([*DDP_RUN, f"paths.root={tmp_path / 'one'}", "train.checkpoint_every=null"]))
     two_root = tmp_path / "two"
-    two = run_pipeline(compose([*DDP_RUN, "train.devices=2", f"paths.root={two_root}", "train.checkpoint_every=null",
-                                "logger=wandb"]))
+    two = run_pipeline(
+        compose([*DDP_RUN, "train.devices=2", f"paths.root={two_root}", "train.checkpoint_every=null", "logger=wandb"])
+    )
     assert one["status"] == two["status"] == "ok", (one["reason"], two["reason"])
     assert set(one) - {"extra"} == set(two) - {"extra"}
     assert two["extra"]["world_size"] == 2 and two["extra"]["launch"] == "spawned"
@@ -120,8 +134,14 @@ def test_torchrun_processes_write_one_record_from_rank_zero(_isolated_env, tmp_p
     torchrun = Path(sys.executable).with_name("torchrun")
     args = [*DDP_RUN, "train.devices=2", f"paths.root={tmp_path}", "train.checkpoint_every=null"]
     env = {**os.environ, "BENCH_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "bench.run", *args],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "bench.run", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*.json")]
     assert len(records) == 1 and records[0]["status"] == "ok"
@@ -135,10 +155,24 @@ def test_two_processes_on_the_folder_path(_isolated_env, tmp_path):
     from conftest import write_image_folder
 
     write_image_folder(tmp_path / "data", per_class=(8, 2), size=12)  # 24 training images, 3 classes
-    run = ["dataset=imagenet", f"dataset.root={tmp_path / 'data'}", "dataset.image_size=8", "dataset.test_resize=10",
-           "model=mlp", "model.hidden=[8]", "metric=none", "prune.keep=1.0", "train.epochs=4", "train.batch_size=4",
-           "train.num_workers=0", "train.min_steps=0", "train.progress_bar=false", "train.num_threads=1",
-           "train.checkpoint_every=null", "logger=none"]
+    run = [
+        "dataset=imagenet",
+        f"dataset.root={tmp_path / 'data'}",
+        "dataset.image_size=8",
+        "dataset.test_resize=10",
+        "model=mlp",
+        "model.hidden=[8]",
+        "metric=none",
+        "prune.keep=1.0",
+        "train.epochs=4",
+        "train.batch_size=4",
+        "train.num_workers=0",
+        "train.min_steps=0",
+        "train.progress_bar=false",
+        "train.num_threads=1",
+        "train.checkpoint_every=null",
+        "logger=none",
+    ]
     one = run_pipeline(compose([*run, f"paths.root={tmp_path / 'one'}"]))
     two = run_pipeline(compose([*run, "train.devices=2", f"paths.root={tmp_path / 'two'}"]))
     assert one["status"] == two["status"] == "ok", (one["reason"], two["reason"])

@@ -57,11 +57,16 @@ def test_first_epoch_sees_everything_and_counts_examples():
     assert torch.equal(ib2.plan(1)[0], ib.plan(1)[0])  # same scores and generator: same plan
 
 
-@pytest.mark.parametrize("ratio,delta,n,bs,msg", [(1.0, 0.875, 100, 10, "prune.ratio=1.0"),
-                                                   (-0.1, 0.875, 100, 10, "prune.ratio=-0.1"),
-                                                   (0.5, 0.0, 100, 10, "prune.delta=0.0"),
-                                                   (0.5, 1.5, 100, 10, "prune.delta=1.5"),
-                                                   (0.5, 0.875, 50, 128, "smaller than one batch")])
+@pytest.mark.parametrize(
+    "ratio,delta,n,bs,msg",
+    [
+        (1.0, 0.875, 100, 10, "prune.ratio=1.0"),
+        (-0.1, 0.875, 100, 10, "prune.ratio=-0.1"),
+        (0.5, 0.0, 100, 10, "prune.delta=0.0"),
+        (0.5, 1.5, 100, 10, "prune.delta=1.5"),
+        (0.5, 0.875, 50, 128, "smaller than one batch"),
+    ],
+)
 def test_bad_settings_are_refused(ratio, delta, n, bs, msg):
     with pytest.raises(ValueError, match=msg):
         validate_infobatch(ratio, delta, n, bs)

@@ -21,17 +21,20 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import TINY_MNIST1D, compose, write_image_folder
 from torch.nn import functional as F
 
 from bench.results import run_id
 from bench.run import ConfigError, check_dynamic_kept, run_pipeline, validate_config
 from bench.train.infobatch import InfoBatch
 from bench.train.module import LitClassifier
-from conftest import TINY_MNIST1D, compose, write_image_folder
 
 # 300 examples in batches of 64: 5 steps per full epoch (4 x 64 + 44)
 TINY = [o for o in TINY_MNIST1D if not o.startswith("train.epochs")] + [
-    "dataset.pool_size=300", "train.num_threads=1", "train.checkpoint_every=null"]
+    "dataset.pool_size=300",
+    "train.num_threads=1",
+    "train.checkpoint_every=null",
+]
 INFOBATCH = ["prune=infobatch", "metric=none"]
 
 
@@ -99,8 +102,16 @@ def _train(overrides: list[str], callbacks=None) -> dict:
     kept = select_stage(cfg, scored)
     prune = cfg["prune"]
     ib = {"ratio": prune["ratio"], "delta": prune["delta"]} if prune["strategy"] == "infobatch" else None
-    return train_student(scored.splits, scored.pool, kept, cfg["model"], cfg["train"], int(cfg["seed"]),
-                         callbacks=callbacks, infobatch=ib)
+    return train_student(
+        scored.splits,
+        scored.pool,
+        kept,
+        cfg["model"],
+        cfg["train"],
+        int(cfg["seed"]),
+        callbacks=callbacks,
+        infobatch=ib,
+    )
 
 
 def test_examples_seen_is_a_hand_count_without_infobatch():
@@ -150,10 +161,24 @@ def test_lr_schedule_ends_exactly_at_the_end_of_an_infobatch_run():
 
 def test_infobatch_on_the_folder_path(tmp_path):
     write_image_folder(tmp_path, per_class=(8, 2), size=12)  # 24 training images, 3 classes
-    overrides = [*INFOBATCH, "dataset=imagenet", f"dataset.root={tmp_path}", "dataset.image_size=8",
-                 "dataset.test_resize=10", "model=mlp", "model.hidden=[8]", "train.epochs=4", "train.batch_size=4",
-                 "train.num_workers=0", "train.min_steps=0", "train.progress_bar=false", "train.num_threads=1",
-                 "train.checkpoint_every=null", "logger=none", "prune.delta=0.5"]
+    overrides = [
+        *INFOBATCH,
+        "dataset=imagenet",
+        f"dataset.root={tmp_path}",
+        "dataset.image_size=8",
+        "dataset.test_resize=10",
+        "model=mlp",
+        "model.hidden=[8]",
+        "train.epochs=4",
+        "train.batch_size=4",
+        "train.num_workers=0",
+        "train.min_steps=0",
+        "train.progress_bar=false",
+        "train.num_threads=1",
+        "train.checkpoint_every=null",
+        "logger=none",
+        "prune.delta=0.5",
+    ]
     out = _train(overrides)
     per_epoch = out["extra"]["infobatch"]["examples_per_epoch"]
     assert per_epoch[0] == 24 and per_epoch[2:] == [24, 24] and per_epoch[1] < 24
@@ -194,11 +219,17 @@ def test_interrupted_infobatch_run_resumes_with_the_same_plans_and_numbers(tmp_p
     assert out["examples_seen"] == ref["examples_seen"] and out["steps"] == ref["steps"]
 
 
-@pytest.mark.parametrize("override,message", [
-    ("prune.ratio=1.0", "prune.ratio=1.0"), ("prune.ratio=-0.1", "prune.ratio=-0.1"),
-    ("prune.delta=0.0", "prune.delta=0.0"), ("prune.delta=1.5", "prune.delta=1.5"),
-    ("prune.static=infobatch", "prune.static='infobatch'"), ("prune.static=bogus", "prune.static='bogus'"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("prune.ratio=1.0", "prune.ratio=1.0"),
+        ("prune.ratio=-0.1", "prune.ratio=-0.1"),
+        ("prune.delta=0.0", "prune.delta=0.0"),
+        ("prune.delta=1.5", "prune.delta=1.5"),
+        ("prune.static=infobatch", "prune.static='infobatch'"),
+        ("prune.static=bogus", "prune.static='bogus'"),
+    ],
+)
 def test_bad_infobatch_settings_are_refused_before_training(override, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(compose([*TINY, *INFOBATCH, override]))
@@ -229,21 +260,25 @@ def test_ratio_and_delta_change_the_run_id_and_records_carry_the_compute(_isolat
     assert rec["repetitions"] == pytest.approx(rec["examples_seen"] / 150) and rec["train_flops"] > 0
 
 
-@pytest.mark.parametrize("extra", [["prune=infobatch", "metric=random"],
-                                   ["prune=infobatch", "metric=none", "prune.keep=1.0"],
-                                   ["metric=el2n", "prune.strategy=keep_hard,keep_easy"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["prune=infobatch", "metric=random"],
+        ["prune=infobatch", "metric=none", "prune.keep=1.0"],
+        ["metric=el2n", "prune.strategy=keep_hard,keep_easy"],
+    ],
+)
 def test_every_job_of_the_compute_preset_validates(extra):
     """scripts/mnist1d_compute.sh's InfoBatch and EL2N sweeps (test_presets covers the preset's own sweep)."""
+    from conftest import REPO
     from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
     from bench.hydra_callbacks import compose_jobs
     from bench.run import to_plain
-    from conftest import REPO
 
     params = OmegaConf.load(REPO / "conf" / "experiment" / "mnist1d_compute.yaml").hydra.sweeper.params
     # as Hydra's sweeper orders them: the preset's sweep, then the command line's (which wins on a shared key)

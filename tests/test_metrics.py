@@ -78,8 +78,9 @@ def test_grand_ranks_flipped_labels_hard(digits, noisy_pool):
     # the trained-model variant (epochs > 0): at initialisation nothing is learned, so noise is not singled out
     s = score("grand", digits, noisy_pool, dict(n_models=2, epochs=3, total_epochs=30, batch_size=32))
     assert_noise_ranked_hard(noisy_pool, s, 0.95, 0.7)
-    s_last = score("grand", digits, noisy_pool, dict(n_models=2, epochs=3, total_epochs=30, batch_size=32,
-                                                      last_layer=True))
+    s_last = score(
+        "grand", digits, noisy_pool, dict(n_models=2, epochs=3, total_epochs=30, batch_size=32, last_layer=True)
+    )
     assert_noise_ranked_hard(noisy_pool, s_last, 0.95, 0.7)
 
 
@@ -135,8 +136,12 @@ def test_memorization_estimate_and_warning(digits):
 def test_memorization_default_resolution():
     """The default ensemble holds every example out of at least min_count >= 10 models (acc_out in steps <= 0.1);
     fewer held-out models warn."""
-    from bench.metrics.memorization import (MEMORIZATION_DEFAULTS, balanced_subsets, estimate_memorization,
-                                            resolution_info)
+    from bench.metrics.memorization import (
+        MEMORIZATION_DEFAULTS,
+        balanced_subsets,
+        estimate_memorization,
+        resolution_info,
+    )
 
     d = MEMORIZATION_DEFAULTS
     sub = balanced_subsets(d["n_models"], 500, d["subset_fraction"], seed=0)
@@ -151,11 +156,21 @@ def test_memorization_default_resolution():
 
 @pytest.mark.filterwarnings("ignore:memorization")
 def test_memorization_resolution_reaches_the_record_and_survives_the_cache():
-    from bench.run import run_pipeline
     from conftest import TINY_MNIST1D, compose
 
-    cfg = compose([*TINY_MNIST1D, "metric=memorization", "metric.n_models=4", "metric.epochs=1",
-                   "metric.min_count=1", "prune.keep=0.5", "dry_run=true"])
+    from bench.run import run_pipeline
+
+    cfg = compose(
+        [
+            *TINY_MNIST1D,
+            "metric=memorization",
+            "metric.n_models=4",
+            "metric.epochs=1",
+            "metric.min_count=1",
+            "prune.keep=0.5",
+            "dry_run=true",
+        ]
+    )
     first, again = run_pipeline(cfg), run_pipeline(cfg)
     assert first["scores_computed_now"] and not again["scores_computed_now"]
     for rec in (first, again):  # 4 models on 70% subsets: each example in 3, held out of 1
@@ -184,7 +199,7 @@ def _autograd_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     params = [q for q in model.parameters() if q.requires_grad]
     out = []
     for i in range(len(x)):
-        g = torch.autograd.grad(nn.functional.cross_entropy(model(x[i:i + 1]), y[i:i + 1]), params)
+        g = torch.autograd.grad(nn.functional.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), params)
         out.append(torch.sqrt(sum(t.pow(2).sum() for t in g)))
     return torch.stack(out).detach()
 
@@ -207,8 +222,10 @@ def test_grand_default_is_at_initialisation_averaged_over_models(digits):
     k = metric_defaults("grand")["n_models"]
     _, x, y, members = _grand_setup(digits, pool, model, k)
     with torch.no_grad():
-        closed = [(m(x).softmax(-1) - nn.functional.one_hot(y, 10)).norm(dim=1) * (x.flatten(1).pow(2).sum(1) + 1).sqrt()
-                  for m in members]
+        closed = [
+            (m(x).softmax(-1) - nn.functional.one_hot(y, 10)).norm(dim=1) * (x.flatten(1).pow(2).sum(1) + 1).sqrt()
+            for m in members
+        ]
     s = score("grand", digits, pool, {}, model=model)
     assert np.allclose(s, torch.stack(closed).mean(0).numpy(), rtol=1e-4)
     assert not np.allclose(s, closed[0].numpy(), rtol=1e-2)  # K different initialisations, averaged
@@ -234,7 +251,9 @@ def test_grand_at_init_uses_batch_statistics_in_batchnorm(digits):
         r = copy.deepcopy(m)
         bns = [b for b in r.modules() if isinstance(b, nn.BatchNorm1d)]
         seen = {}
-        hooks = [b.register_forward_pre_hook(lambda mod, a: seen.__setitem__(mod, a[0].detach())) for b in bns]
+        hooks = [
+            b.register_forward_pre_hook(lambda mod, a, seen=seen: seen.__setitem__(mod, a[0].detach())) for b in bns
+        ]
         with torch.no_grad():
             r.train()(x)
         for h in hooks:
@@ -304,8 +323,15 @@ def test_bad_settings_raise_before_training(digits, noisy_pool):
 
 
 def _custom_splits(x: torch.Tensor, y: torch.Tensor, like: Splits) -> tuple[Splits, Pool]:
-    splits = Splits(name="custom", num_classes=like.num_classes, input_shape=like.input_shape, train_x=x, train_y=y,
-                    test_x=like.test_x, test_y=like.test_y)
+    splits = Splits(
+        name="custom",
+        num_classes=like.num_classes,
+        input_shape=like.input_shape,
+        train_x=x,
+        train_y=y,
+        test_x=like.test_x,
+        test_y=like.test_y,
+    )
     return splits, make_pool(splits, None, seed=0)
 
 
@@ -372,8 +398,9 @@ def test_spherical_kmeans_recovers_separated_clusters():
 
     g = torch.Generator().manual_seed(0)
     centres = torch.nn.functional.normalize(torch.randn(4, 16, generator=g), dim=1)
-    z = torch.nn.functional.normalize(centres.repeat_interleave(25, 0) + 0.05 * torch.randn(100, 16, generator=g),
-                                      dim=1)
+    z = torch.nn.functional.normalize(
+        centres.repeat_interleave(25, 0) + 0.05 * torch.randn(100, 16, generator=g), dim=1
+    )
     _, assign = spherical_kmeans(z, 4, seed=0)
     truth = torch.arange(4).repeat_interleave(25)
     for c in range(4):  # every true cluster maps to a single k-means cluster
@@ -466,8 +493,12 @@ def test_score_store_concurrent_jobs_compute_once(tmp_path):
     counter = tmp_path / "counter.txt"
     spec = {"metric": "el2n", "pool": "abc", "seed": 0}
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_compute_once, args=(str(counter), str(tmp_path / "store"), spec,
-                                                      str(tmp_path / f"out{i}.npy"))) for i in range(2)]
+    procs = [
+        ctx.Process(
+            target=_compute_once, args=(str(counter), str(tmp_path / "store"), spec, str(tmp_path / f"out{i}.npy"))
+        )
+        for i in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -537,10 +568,11 @@ def test_score_cache_key_holds_the_code_defaults_in_force(monkeypatch):
     scores are recomputed), and spelling the default out gives the same key as leaving it out."""
     import copy
 
+    from conftest import TINY_MNIST1D, compose
+
     import bench.metrics
     from bench.run import score_stage
     from bench.scores import stable_hash
-    from conftest import TINY_MNIST1D, compose
 
     keys = []
 

@@ -19,8 +19,18 @@ def _image_splits(n=48, shape=(3, 32, 32), classes=4, seed=0) -> Splits:
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (n, *shape), generator=g, dtype=torch.uint8)
     y = torch.arange(n) % classes
-    return Splits(name="synthetic", num_classes=classes, input_shape=shape, train_x=x, train_y=y, test_x=x[:16],
-                  test_y=y[:16], mean=(0.5,) * shape[0], std=(0.25,) * shape[0], augment="crop_flip")
+    return Splits(
+        name="synthetic",
+        num_classes=classes,
+        input_shape=shape,
+        train_x=x,
+        train_y=y,
+        test_x=x[:16],
+        test_y=y[:16],
+        mean=(0.5,) * shape[0],
+        std=(0.25,) * shape[0],
+        augment="crop_flip",
+    )
 
 
 def _one_step_changes_weights(model_cfg, splits):
@@ -52,10 +62,12 @@ def test_resnet18_trains_on_cifar_shaped_data():
 
 
 def test_vit_trains_on_8x8_digits_and_32x32():
-    _one_step_changes_weights({"name": "vit", "patch_size": 2, "embed_dim": 32, "depth": 1, "num_heads": 2},
-                              _image_splits(shape=(1, 8, 8)))
-    _one_step_changes_weights({"name": "vit", "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2},
-                              _image_splits(shape=(3, 32, 32)))
+    _one_step_changes_weights(
+        {"name": "vit", "patch_size": 2, "embed_dim": 32, "depth": 1, "num_heads": 2}, _image_splits(shape=(1, 8, 8))
+    )
+    _one_step_changes_weights(
+        {"name": "vit", "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}, _image_splits(shape=(3, 32, 32))
+    )
 
 
 def test_vit_rejects_bad_patch_size():
@@ -66,8 +78,9 @@ def test_vit_rejects_bad_patch_size():
 def test_checkpoint_loads_backbone_and_skips_new_head(tmp_path):
     src = create_model("vit", 100, (3, 32, 32), patch_size=8, embed_dim=32, depth=1, num_heads=2)
     torch.save({"state_dict": {f"model.{k}": v for k, v in src.state_dict().items()}}, tmp_path / "w.ckpt")
-    dst = create_model("vit", 10, (3, 32, 32), patch_size=8, embed_dim=32, depth=1, num_heads=2,
-                       checkpoint=str(tmp_path / "w.ckpt"))
+    dst = create_model(
+        "vit", 10, (3, 32, 32), patch_size=8, embed_dim=32, depth=1, num_heads=2, checkpoint=str(tmp_path / "w.ckpt")
+    )
     assert torch.equal(dst.patch_embed.proj.weight, src.patch_embed.proj.weight)
     assert dst.head.weight.shape == (10, 32)
     with pytest.raises(FileNotFoundError, match="nope.pt"):
@@ -82,7 +95,7 @@ def test_batched_crop_and_flip_are_per_example():
     # each crop is a shifted window of its own zero-padded image
     xp = torch.nn.functional.pad(x, (1, 1, 1, 1))
     for i in range(x.shape[0]):
-        assert any(torch.equal(c[i], xp[i, :, dy:dy + 4, dx:dx + 4]) for dy in range(3) for dx in range(3))
+        assert any(torch.equal(c[i], xp[i, :, dy : dy + 4, dx : dx + 4]) for dy in range(3) for dx in range(3))
     f = batch_flip(x, g)
     flipped = [torch.equal(f[i], x[i].flip(-1)) for i in range(x.shape[0])]
     assert 0 < sum(flipped) < x.shape[0]

@@ -16,14 +16,20 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, compose
 
 from bench.run import run_pipeline
 from bench.theory import replica as rp
 from bench.theory import study, study_report
-from conftest import REPO, compose
 
-BASE = ["dataset=perceptron", "model=perceptron", "logger=none", "dataset.dim=50", "dataset.n_test=0",
-        "train.progress_bar=false"]
+BASE = [
+    "dataset=perceptron",
+    "model=perceptron",
+    "logger=none",
+    "dataset.dim=50",
+    "dataset.n_test=0",
+    "train.progress_bar=false",
+]
 COMMITTED = REPO / "results" / "perceptron"
 
 
@@ -126,8 +132,14 @@ def test_theory_gaps_and_ratios_equal_raw_recomputation(small):
 
 
 def test_write_outputs_numbers_in_readme(small, tmp_path):
-    files = study_report.write_outputs(small, tmp_path, {"perceptron_theory": "1 s"}, ["python -m bench.run ..."],
-                                       {"analysis": 0.0}, theory_lines=False)
+    files = study_report.write_outputs(
+        small,
+        tmp_path,
+        {"perceptron_theory": "1 s"},
+        ["python -m bench.run ..."],
+        {"analysis": 0.0},
+        theory_lines=False,
+    )
     for name in ("fig1_classical", "fig2_easy_vs_hard", "fig3_frontier", "fig4_probe", "fig5_theory_vs_sim"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.svg").exists()
     assert "README.md" in files
@@ -170,8 +182,10 @@ def test_committed_ratio_claims(committed):
     assert "17.8x at 3.2, 20.5x at 6.4, 10.7x at 12.8, 5.0x at 25.6" in text
     root = (REPO / "README.md").read_text()
     assert "15-20x" not in text and "15–20×" not in root
-    assert (f"{ratio[3.2]:.1f}× and {ratio[6.4]:.1f}× below random pruning at α_prune 3.2 and 6.4, but only "
-            f"{ratio[12.8]:.1f}× at 12.8\n  and {ratio[25.6]:.1f}× at 25.6") in root
+    assert (
+        f"{ratio[3.2]:.1f}× and {ratio[6.4]:.1f}× below random pruning at α_prune 3.2 and 6.4, but only "
+        f"{ratio[12.8]:.1f}× at 12.8\n  and {ratio[25.6]:.1f}× at 25.6"
+    ) in root
     drop = hard[2.8] / hard[3.2]
     assert f"drops {drop:.0f}× at the transition" in root and f"drops {drop:.0f}x" in text
     rnd = res["fits"].set_index("group").loc["random"]
@@ -227,19 +241,26 @@ def test_committed_readme_is_generated_from_runs_csv(committed):
     """
     runs, res, text = committed
     notes = (COMMITTED / "notes.md").read_text()
-    files = list(study_report.TABLES) + [f"{f}.png" for f in ("fig1_classical", "fig2_easy_vs_hard", "fig3_frontier",
-                                                              "fig4_probe", "fig5_theory_vs_sim")]
+    files = list(study_report.TABLES) + [
+        f"{f}.png" for f in ("fig1_classical", "fig2_easy_vs_hard", "fig3_frontier", "fig4_probe", "fig5_theory_vs_sim")
+    ]
     fresh = study_report.readme(res, {}, [], None, files, notes)
     start = "## 1. f = 1"
-    assert text[text.index(start):] == fresh[fresh.index(start):]
+    assert text[text.index(start) :] == fresh[fresh.index(start) :]
 
 
 def test_reading_quotes_only_generated_numbers():
     """Every number in the hand-written reading is a {placeholder}, except these constants of the setting/literature."""
-    allowed = {"0.5005": "maximally stable perceptron asymptote (Opper et al. 1990)", "1/2": "chance error",
-               "0.5": "0.5 f / alpha_prune, the theory line above the transition", "1": "asymptotic exponent",
-               "2": "Gardner capacity; |z| and s.e. thresholds", "3": "s.e. threshold",
-               "10": "probe angle of the sweep (deg)", "30": "probe angle of the sweep (deg)"}
+    allowed = {
+        "0.5005": "maximally stable perceptron asymptote (Opper et al. 1990)",
+        "1/2": "chance error",
+        "0.5": "0.5 f / alpha_prune, the theory line above the transition",
+        "1": "asymptotic exponent",
+        "2": "Gardner capacity; |z| and s.e. thresholds",
+        "3": "s.e. threshold",
+        "10": "probe angle of the sweep (deg)",
+        "30": "probe angle of the sweep (deg)",
+    }
     template = (COMMITTED / "notes.md").read_text()
     literal = re.sub(r"\{[a-z0-9_]+\}|\*\*\d\. ", " ", template)  # placeholders and the section numbers
     numbers = set(re.findall(r"(?<![\w.])\d+(?:[./]\d+)?", literal))

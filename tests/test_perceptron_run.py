@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from bench.run import ConfigError, run_pipeline
 from conftest import compose
 
-BASE = ["dataset=perceptron", "model=perceptron", "metric=margin", "logger=none", "dataset.dim=100",
-        "dataset.n_test=2000", "dataset.alpha_tot=6"]
+from bench.run import ConfigError, run_pipeline
+
+BASE = [
+    "dataset=perceptron",
+    "model=perceptron",
+    "metric=margin",
+    "logger=none",
+    "dataset.dim=100",
+    "dataset.n_test=2000",
+    "dataset.alpha_tot=6",
+]
 
 
 def test_perceptron_records_hold_simulation_and_theory():
@@ -42,10 +49,16 @@ def test_probe_angle_is_recorded_and_deterministic():
     assert a["test_error"] == b["test_error"]
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (["dataset=perceptron", "model=mlp", "metric=margin"], "needs dataset=perceptron together with model=perceptron"),
-    (["dataset=mnist1d", "model=cnn1d", "metric=margin"], "metric=margin needs dataset=perceptron"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (
+            ["dataset=perceptron", "model=mlp", "metric=margin"],
+            "needs dataset=perceptron together with model=perceptron",
+        ),
+        (["dataset=mnist1d", "model=cnn1d", "metric=margin"], "metric=margin needs dataset=perceptron"),
+    ],
+)
 def test_perceptron_combinations_are_checked(overrides, message):
     with pytest.raises(ConfigError, match=message):
         run_pipeline(compose([*overrides, "logger=none"]))

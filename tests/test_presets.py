@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, compose, write_cifar10, write_image_folder
 
 from bench.hydra_callbacks import compose_jobs
 from bench.run import run_pipeline, to_plain, validate_config
-from conftest import REPO, compose, write_cifar10, write_image_folder
 
 PRESETS = {
     "quickstart": [],
@@ -23,8 +23,8 @@ PRESETS = {
 
 
 def _sweep_jobs(preset: str, extra: list[str]) -> list[list[str]]:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.load(REPO / "conf" / "experiment" / f"{preset}.yaml")
@@ -64,8 +64,13 @@ def test_imagenet_preset_recipe_reaches_the_optimiser(tmp_path, monkeypatch):
         raise RuntimeError("stopped before training")
 
     monkeypatch.setattr(bench.train, "_fit", stop)
-    base = ["experiment=imagenet_paper", f"dataset.root={tmp_path}", "dataset.image_size=32", "dataset.test_resize=36",
-            "logger=none"]
+    base = [
+        "experiment=imagenet_paper",
+        f"dataset.root={tmp_path}",
+        "dataset.image_size=32",
+        "dataset.test_resize=36",
+        "logger=none",
+    ]
     rec = run_pipeline(compose([*base, "metric=random", "train.batch_size=128"]))  # 30 images: 1 step per epoch
     assert rec["status"] == "failed" and "stopped before training" in rec["reason"]
     lit = seen["lit"]
@@ -82,24 +87,46 @@ def test_imagenet_preset_recipe_reaches_the_optimiser(tmp_path, monkeypatch):
     assert bn and not any(id(p) in decay for p in bn) and id(lit.model.fc.bias) not in decay
     factor = sched.lr_lambdas[0]
     assert [factor(e) for e in (0, 29, 30, 59, 60, 89, 90, 99, 100, 104)] == pytest.approx(
-        [1, 1, 0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4])
+        [1, 1, 0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4]
+    )
     with pytest.raises(MetricError, match="checkpoint"):  # the preset's metric needs the SwAV checkpoint
-        run_pipeline(compose([*base, f"metric.checkpoint={tmp_path}/no_swav.pth", "metric.k=3",
-                                 "prune.keep=0.6"]))
+        run_pipeline(compose([*base, f"metric.checkpoint={tmp_path}/no_swav.pth", "metric.k=3", "prune.keep=0.6"]))
 
 
 def test_cifar10_paper_dry_run_on_real_format_files(tmp_path):
     write_cifar10(tmp_path, n_train_per_batch=40)
-    rec = run_pipeline(compose(["experiment=cifar10_paper", f"dataset.root={tmp_path}", "metric=random",
-                                "dataset.pool_size=100", "prune.keep=0.3", "dry_run=true", "logger=none"]))
+    rec = run_pipeline(
+        compose(
+            [
+                "experiment=cifar10_paper",
+                f"dataset.root={tmp_path}",
+                "metric=random",
+                "dataset.pool_size=100",
+                "prune.keep=0.3",
+                "dry_run=true",
+                "logger=none",
+            ]
+        )
+    )
     assert rec["status"] == "dry_run" and rec["n_train"] == 30 and rec["model"] == "resnet18"
 
 
 def test_imagenet_paper_dry_run_on_an_image_folder(tmp_path):
     write_image_folder(tmp_path, per_class=(10, 2))
-    rec = run_pipeline(compose(["experiment=imagenet_paper", f"dataset.root={tmp_path}", "dataset.image_size=32",
-                                "dataset.test_resize=36", "metric=random", "prune.keep=0.6", "dry_run=true",
-                                "logger=none"]))
+    rec = run_pipeline(
+        compose(
+            [
+                "experiment=imagenet_paper",
+                f"dataset.root={tmp_path}",
+                "dataset.image_size=32",
+                "dataset.test_resize=36",
+                "metric=random",
+                "prune.keep=0.6",
+                "dry_run=true",
+                "logger=none",
+            ]
+        )
+    )
     assert rec["status"] == "dry_run" and rec["n_train"] == 18
     assert rec["class_hist_kept"] == [6, 6, 6]  # class-balanced
 
@@ -113,9 +140,21 @@ def test_vit_finetune_path_trains_from_a_local_checkpoint_with_resize(tmp_path):
     vit = dict(timm_name=None, patch_size=16, embed_dim=32, depth=1, num_heads=2)
     src = create_model("vit", 100, (3, 48, 48), **vit)
     torch.save(src.state_dict(), tmp_path / "vit.pt")
-    overrides = ["experiment=cifar10_vit_finetune", f"dataset.root={tmp_path}", "metric=random", "dataset.resize=48",
-                 f"model.checkpoint={tmp_path / 'vit.pt'}", "model.timm_name=null", "model.embed_dim=32",
-                 "model.depth=1", "model.num_heads=2", "train.epochs=1", "train.batch_size=16",
-                 "train.progress_bar=false", "logger=none", "prune.keep=0.5"]
+    overrides = [
+        "experiment=cifar10_vit_finetune",
+        f"dataset.root={tmp_path}",
+        "metric=random",
+        "dataset.resize=48",
+        f"model.checkpoint={tmp_path / 'vit.pt'}",
+        "model.timm_name=null",
+        "model.embed_dim=32",
+        "model.depth=1",
+        "model.num_heads=2",
+        "train.epochs=1",
+        "train.batch_size=16",
+        "train.progress_bar=false",
+        "logger=none",
+        "prune.keep=0.5",
+    ]
     rec = run_pipeline(compose(overrides))
     assert rec["status"] == "ok" and rec["n_train"] == 50 and np.isfinite(rec["test_loss"])

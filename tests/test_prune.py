@@ -101,9 +101,10 @@ def test_stratified_default_cut_off_follows_the_pruning_rate():
 
 
 def test_stratified_preset_default_reaches_the_selection():
+    from conftest import TINY_MNIST1D, compose
+
     from bench.prune import ccs_beta
     from bench.run import run_pipeline
-    from conftest import TINY_MNIST1D, compose
 
     rec = run_pipeline(compose([*TINY_MNIST1D, "prune=stratified", "prune.keep=0.1", "dry_run=true"]))
     assert rec["extra"]["prune_beta"] == ccs_beta(0.1) > 0

@@ -24,16 +24,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, TINY_MNIST1D, compose
 
 from bench.results import run_id
 from bench.run import ConfigError, run_pipeline, validate_config
-from conftest import REPO, TINY_MNIST1D, compose
 
 # 4 epochs on 300 (or 150) examples in batches of 64: 20 (12) steps, a test evaluation every 5 (3) steps
 RESUMABLE = [o for o in TINY_MNIST1D if not o.startswith("train.epochs")] + [
-    "train.epochs=4", "dataset.pool_size=300", "train.num_threads=1", "train.deterministic=true"]
-TIMING_OR_PLACE = {"wall_time_s", "score_seconds", "scores_computed_now", "extra", "config", "versions",
-                   "record_path", "skipped", "sweep"}
+    "train.epochs=4",
+    "dataset.pool_size=300",
+    "train.num_threads=1",
+    "train.deterministic=true",
+]
+TIMING_OR_PLACE = {
+    "wall_time_s",
+    "score_seconds",
+    "scores_computed_now",
+    "extra",
+    "config",
+    "versions",
+    "record_path",
+    "skipped",
+    "sweep",
+}
 
 
 def same_results(a: dict, b: dict) -> None:
@@ -51,8 +64,9 @@ def reference(overrides: list[str], root: Path) -> dict:
 
 def bench_run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "BENCH_HOME": str(home), "HYDRA_FULL_ERROR": "0", **env}
-    return subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=home, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "bench.run", *args], cwd=home, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_killed_sweep_resumes_from_checkpoint_and_matches_uninterrupted(_isolated_env, tmp_path):
@@ -210,20 +224,27 @@ def test_score_store_drops_partial_progress_once_the_scores_are_saved(tmp_path):
 
 def test_checkpoint_settings_do_not_change_the_run_id_and_bad_ones_are_rejected():
     base = compose(TINY_MNIST1D)
-    for extra in (["train.checkpoint_every=2"], ["train.checkpoint_every=30min", "train.keep_checkpoints=true"],
-                  ["train.checkpoint_every=null"], ["train.checkpoint_every=500steps"]):
+    for extra in (
+        ["train.checkpoint_every=2"],
+        ["train.checkpoint_every=30min", "train.keep_checkpoints=true"],
+        ["train.checkpoint_every=null"],
+        ["train.checkpoint_every=500steps"],
+    ):
         cfg = compose([*TINY_MNIST1D, *extra])
         validate_config(cfg)
         assert run_id(cfg) == run_id(base)
-    for bad, message in (("train.checkpoint_every=5hours", "train.checkpoint_every='5hours' is not allowed"),
-                         ("train.checkpoint_every=-1", "train.checkpoint_every=-1 is not allowed"),
-                         ("train.keep_checkpoints=maybe", "train.keep_checkpoints='maybe' is not allowed")):
+    for bad, message in (
+        ("train.checkpoint_every=5hours", "train.checkpoint_every='5hours' is not allowed"),
+        ("train.checkpoint_every=-1", "train.checkpoint_every=-1 is not allowed"),
+        ("train.keep_checkpoints=maybe", "train.keep_checkpoints='maybe' is not allowed"),
+    ):
         with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
             validate_config(compose([*TINY_MNIST1D, bad]))
 
 
 def test_slurm_preset_requeues_on_time_limit():
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()

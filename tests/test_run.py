@@ -9,20 +9,42 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, TINY_MNIST1D, compose, write_cifar10
 
 from bench.results import run_id
 from bench.run import ConfigError, run_pipeline
-from conftest import REPO, TINY_MNIST1D, compose, write_cifar10
 
-RECORD_FIELDS = {"run_id", "status", "dataset", "pool_size", "metric", "strategy", "keep", "n_train", "model",
-                 "seed", "budget", "epochs", "steps", "test_error", "test_accuracy", "test_loss", "curve",
-                 "class_hist_kept", "wall_time_s", "versions", "noisy_kept", "label_noise"}
+RECORD_FIELDS = {
+    "run_id",
+    "status",
+    "dataset",
+    "pool_size",
+    "metric",
+    "strategy",
+    "keep",
+    "n_train",
+    "model",
+    "seed",
+    "budget",
+    "epochs",
+    "steps",
+    "test_error",
+    "test_accuracy",
+    "test_loss",
+    "curve",
+    "class_hist_kept",
+    "wall_time_s",
+    "versions",
+    "noisy_kept",
+    "label_noise",
+}
 
 
 def bench_run(args: list[str], home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "BENCH_HOME": str(home), "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=home, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "bench.run", *args], cwd=home, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def records(home: Path) -> dict[str, dict]:
@@ -54,8 +76,9 @@ def test_multirun_writes_records_and_rerun_skips(_isolated_env):
     assert "already done" in proc.stderr + proc.stdout
     assert {p: p.stat().st_mtime_ns for p in (home / "records").glob("*.json")} == mtimes
 
-    proc = bench_run([*TINY_MNIST1D, "dataset.pool_size=300", "prune.keep=1.0", "dataset.label_noise=0.1",
-                      "force=true"], home)
+    proc = bench_run(
+        [*TINY_MNIST1D, "dataset.pool_size=300", "prune.keep=1.0", "dataset.label_noise=0.1", "force=true"], home
+    )
     assert proc.returncode == 0 and "already done" not in proc.stderr + proc.stdout
 
 
@@ -67,16 +90,19 @@ def test_bad_sweep_value_fails_before_any_training(_isolated_env):
     assert not (home / "records").exists() or not list((home / "records").glob("*.json"))
 
 
-@pytest.mark.parametrize("override,message", [
-    ("dataset=imaginary", "Could not find 'dataset/imaginary'"),
-    ("model.name=transformerXL", "unknown model 'transformerXL'; allowed: cnn1d, mlp, perceptron, resnet18"),
-    ("metric.name=vibes", "unknown metric 'vibes'; allowed:"),
-    ("prune.strategy=keep_middle", "unknown prune.strategy 'keep_middle'; allowed: keep_hard, keep_easy"),
-    ("prune.keep=0", "prune.keep=0 is not allowed: it must lie in (0, 1]"),
-    ("prune.keep=1.2", "prune.keep=1.2 is not allowed"),
-    ("train.budget=forever", "unknown train.budget 'forever'; allowed: epochs, steps"),
-    ("logger.name=tensorboard", "unknown logger 'tensorboard'; allowed: wandb, csv, none"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("dataset=imaginary", "Could not find 'dataset/imaginary'"),
+        ("model.name=transformerXL", "unknown model 'transformerXL'; allowed: cnn1d, mlp, perceptron, resnet18"),
+        ("metric.name=vibes", "unknown metric 'vibes'; allowed:"),
+        ("prune.strategy=keep_middle", "unknown prune.strategy 'keep_middle'; allowed: keep_hard, keep_easy"),
+        ("prune.keep=0", "prune.keep=0 is not allowed: it must lie in (0, 1]"),
+        ("prune.keep=1.2", "prune.keep=1.2 is not allowed"),
+        ("train.budget=forever", "unknown train.budget 'forever'; allowed: epochs, steps"),
+        ("logger.name=tensorboard", "unknown logger 'tensorboard'; allowed: wandb, csv, none"),
+    ],
+)
 def test_bad_config_is_rejected_before_training(override, message):
     if override.startswith("dataset="):  # an unknown config choice: Hydra lists the options itself
         with pytest.raises(Exception, match=message):
@@ -110,9 +136,22 @@ def test_missing_cifar_root_fails_before_training(_isolated_env, tmp_path):
 
 def test_cifar_format_end_to_end(tmp_path):
     write_cifar10(tmp_path)
-    rec = run_pipeline(compose(["dataset=cifar10", f"dataset.root={tmp_path}", "model=mlp", "model.hidden=[16]",
-                                "train.epochs=1", "train.batch_size=32", "train.progress_bar=false",
-                                "logger=none", "prune.keep=0.5", "dataset.pool_size=60"]))
+    rec = run_pipeline(
+        compose(
+            [
+                "dataset=cifar10",
+                f"dataset.root={tmp_path}",
+                "model=mlp",
+                "model.hidden=[16]",
+                "train.epochs=1",
+                "train.batch_size=32",
+                "train.progress_bar=false",
+                "logger=none",
+                "prune.keep=0.5",
+                "dataset.pool_size=60",
+            ]
+        )
+    )
     assert rec["status"] == "ok" and rec["n_train"] == 30
 
 
@@ -155,7 +194,7 @@ def test_wandb_offline_run_holds_final_test_error(_isolated_env):
     assert len(runs) == 1, runs
     blob = runs[0].read_bytes()
     i = blob.find(b"test_error")
-    assert i >= 0 and json.dumps(rec["test_error"]).encode() in blob[i:i + 64]
+    assert i >= 0 and json.dumps(rec["test_error"]).encode() in blob[i : i + 64]
     assert b"wandb_test" in blob  # the group
     import wandb
 
@@ -170,15 +209,19 @@ def test_csv_logger_writes_metrics(_isolated_env):
 
 
 def test_launcher_presets_compose():
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    for preset, target in (("local_parallel", "JoblibLauncher"), ("slurm", "SlurmLauncher"),
-                           ("joblib", "JoblibLauncher"), ("submitit_slurm", "SlurmLauncher")):
+    for preset, target in (
+        ("local_parallel", "JoblibLauncher"),
+        ("slurm", "SlurmLauncher"),
+        ("joblib", "JoblibLauncher"),
+        ("submitit_slurm", "SlurmLauncher"),
+    ):
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=[f"hydra/launcher={preset}"],
-                                return_hydra_config=True)
+            cfg = hydra_compose(config_name="config", overrides=[f"hydra/launcher={preset}"], return_hydra_config=True)
         assert cfg.hydra.launcher._target_.endswith(target)
 
 
@@ -190,9 +233,11 @@ def test_joblib_parallel_multirun(_isolated_env):
 
 
 def test_missing_mandatory_value_names_the_key():
-    from bench.run import plain_config
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+
+    from bench.run import plain_config
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):

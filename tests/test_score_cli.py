@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import TINY_MNIST1D, compose
 
 from bench.run import ConfigError
 from bench.score import score_from_config
-from conftest import TINY_MNIST1D, compose
 
-FAST_EL2N = ["metric=el2n", "metric.n_models=2", "metric.epochs=1", "metric.total_epochs=2",
-             "metric.model={name: mlp, hidden: [16]}", "dataset.pool_size=200", "dataset.label_noise=0.2"]
+FAST_EL2N = [
+    "metric=el2n",
+    "metric.n_models=2",
+    "metric.epochs=1",
+    "metric.total_epochs=2",
+    "metric.model={name: mlp, hidden: [16]}",
+    "dataset.pool_size=200",
+    "dataset.label_noise=0.2",
+]
 
 
 def test_score_exports_csv_and_reuses_the_store(tmp_path):

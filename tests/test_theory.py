@@ -1,4 +1,5 @@
 """Tests of the teacher-student perceptron library (bench.theory). Fast: ~10-20 s on one core."""
+
 import math
 
 import numpy as np
@@ -17,13 +18,19 @@ def _slsqp_margin(X, y):
     """Reference: primal hard-margin SVM  min 1/2|w|^2  s.t.  y_i w.x_i >= 1  (margin = 1/|w|)."""
     Z = X * y[:, None]
     # feasible start from an LP (a least-squares start could be infeasible, and SLSQP then failed on seed 3)
-    lp = linprog(np.zeros(Z.shape[1]), A_ub=-Z, b_ub=-np.ones(len(y)), bounds=[(None, None)] * Z.shape[1],
-                 method="highs")
+    lp = linprog(
+        np.zeros(Z.shape[1]), A_ub=-Z, b_ub=-np.ones(len(y)), bounds=[(None, None)] * Z.shape[1], method="highs"
+    )
     assert lp.status == 0, lp.message
     w0 = lp.x
-    res = minimize(lambda w: 0.5 * w @ w, w0, jac=lambda w: w, method="SLSQP",
-                   constraints=[{"type": "ineq", "fun": lambda w: Z @ w - 1.0, "jac": lambda w: Z}],
-                   options={"ftol": 1e-14, "maxiter": 1000})
+    res = minimize(
+        lambda w: 0.5 * w @ w,
+        w0,
+        jac=lambda w: w,
+        method="SLSQP",
+        constraints=[{"type": "ineq", "fun": lambda w: Z @ w - 1.0, "jac": lambda w: Z}],
+        options={"ftol": 1e-14, "maxiter": 1000},
+    )
     assert res.success, res.message
     w = res.x
     return 1.0 / np.linalg.norm(w), w / np.linalg.norm(w)
@@ -201,8 +208,9 @@ def test_theta_zero_limit_is_continuous():
 
 def test_paper_equations_corrected_form_hold():
     r = rp.theory_error(2.0, 0.2, "keep_hard", 10.0)
-    res = rp.paper_residuals(2.0, 0.2, "keep_hard", 10.0, r["R"], r["rho"], r["kappa"], variant="corrected",
-                             n_t=120, n_z=120)
+    res = rp.paper_residuals(
+        2.0, 0.2, "keep_hard", 10.0, r["R"], r["rho"], r["kappa"], variant="corrected", n_t=120, n_z=120
+    )
     for lhs, rhs in res.values():
         assert lhs == pytest.approx(rhs, abs=1e-6)
 
@@ -233,8 +241,9 @@ def _classical_kappa(R: float, alpha: float) -> float:
 
 def _classical_max_stability(alpha: float) -> tuple[float, float]:
     """(R, kappa) of the maximally stable perceptron at load alpha, by direct maximisation of kappa(R)."""
-    r = optimize.minimize_scalar(lambda R: -_classical_kappa(R, alpha), bounds=(1e-6, 1 - 1e-9), method="bounded",
-                                 options={"xatol": 1e-8})
+    r = optimize.minimize_scalar(
+        lambda R: -_classical_kappa(R, alpha), bounds=(1e-6, 1 - 1e-9), method="bounded", options={"xatol": 1e-8}
+    )
     return float(r.x), float(-r.fun)
 
 

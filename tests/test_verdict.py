@@ -90,7 +90,7 @@ def test_four_points_get_no_aic_verdict_and_no_runaway_delta():
 def test_three_points_get_no_interval_from_seed_noise_alone():
     rng = np.random.default_rng(2)
     x = np.repeat([1000.0, 3000.0, 10000.0], 3)
-    y = 0.5 * x ** -0.4 * np.exp(rng.normal(0, 0.01, len(x)))
+    y = 0.5 * x**-0.4 * np.exp(rng.normal(0, 0.01, len(x)))
     f = fit_curve(x, y, n_boot=100)
     assert np.isnan(f.nu_lo) and np.isnan(f.nu_hi) and "no interval" in f.note
     assert f.shape == "not determinable"
@@ -109,7 +109,7 @@ def test_bootstrap_interval_covers_true_exponent_mostly():
 
 def test_small_data_region_is_left_out():
     x = np.repeat(np.geomspace(100, 32000, 8).round(), 3)
-    y = np.minimum(0.45, 3.0 * x ** -0.5 + 0.01) * np.exp(np.random.default_rng(0).normal(0, 0.02, len(x)))
+    y = np.minimum(0.45, 3.0 * x**-0.5 + 0.01) * np.exp(np.random.default_rng(0).normal(0, 0.02, len(x)))
     f = fit_curve(x, y, n_boot=0, y_max=0.27)
     assert "small-data region" in f.note and f.x_min > 100
 
@@ -120,16 +120,34 @@ def _rows(metric, strategy, cells, seeds=(0, 1, 2), noise=None):
     out = []
     for (keep, pool), err in cells.items():
         for s in seeds:
-            out.append({"dataset": "synth", "model": "mlp", "metric": metric, "strategy": strategy,
-                        "keep": keep, "pool_size": pool, "n_train": keep * pool, "seed": s,
-                        "test_error": err + (noise[s] if noise else 0.0), "budget": "epochs",
-                        "label_noise": 0.0, "n_classes": 10})
+            out.append(
+                {
+                    "dataset": "synth",
+                    "model": "mlp",
+                    "metric": metric,
+                    "strategy": strategy,
+                    "keep": keep,
+                    "pool_size": pool,
+                    "n_train": keep * pool,
+                    "seed": s,
+                    "test_error": err + (noise[s] if noise else 0.0),
+                    "budget": "epochs",
+                    "label_noise": 0.0,
+                    "n_classes": 10,
+                }
+            )
     return out
 
 
 def test_frontier_picks_best_cell_and_treats_float_ties_as_ties():
-    cells = {(1.0, 100): 0.30, (0.5, 200): 0.25, (1.0, 200): 0.20, (0.5, 400): 0.20 - 1.5e-14,
-             (1.0, 400): 0.12, (0.25, 400): 0.29}
+    cells = {
+        (1.0, 100): 0.30,
+        (0.5, 200): 0.25,
+        (1.0, 200): 0.20,
+        (0.5, 400): 0.20 - 1.5e-14,
+        (1.0, 400): 0.12,
+        (0.25, 400): 0.29,
+    }
     df = pd.DataFrame(_rows("el2n", "keep_hard", cells))
     f = pareto_frontier(df).set_index("x")
     assert list(f.index) == [100, 200, 400]
@@ -151,8 +169,9 @@ def _random_frontier_df(rng, noise=0.04):
 
 
 def test_frontier_of_a_power_law_is_judged_a_power_law_despite_selection():
-    shapes = [fit_frontiers(_random_frontier_df(np.random.default_rng(s)), n_boot=0)[0].iloc[0]["shape"]
-              for s in range(20)]
+    shapes = [
+        fit_frontiers(_random_frontier_df(np.random.default_rng(s)), n_boot=0)[0].iloc[0]["shape"] for s in range(20)
+    ]
     assert shapes.count("power law") >= 16 and shapes.count("bends below") == 0, shapes
     r = fit_frontiers(_random_frontier_df(np.random.default_rng(99)), n_boot=60)[0].iloc[0]
     assert r["nu_lo"] <= 0.5 <= r["nu_hi"] and r["n_points"] >= 10
@@ -184,11 +203,28 @@ def test_gains_vs_random_at_matched_n():
 # =========================================================================== the collector end to end
 def _record(i, *, metric, keep, pool, seed, err, train_error=0.0, test_key="synth:n_test=1000", status="ok"):
     n = int(round(keep * pool))
-    return {"run_id": f"r{i}", "status": status, "reason": None if status == "ok" else "boom",
-            "dataset": "synth", "model": "mlp", "metric": metric, "strategy": "keep_hard", "keep": keep,
-            "pool_size": pool, "n_train": n, "seed": seed, "budget": "epochs", "label_noise": 0.0,
-            "test_error": err if status == "ok" else None, "train_error": train_error, "test_key": test_key,
-            "class_hist_pool": [pool // 10] * 10, "class_hist_kept": [n // 10] * 10, "steps": 100, "epochs": 5}
+    return {
+        "run_id": f"r{i}",
+        "status": status,
+        "reason": None if status == "ok" else "boom",
+        "dataset": "synth",
+        "model": "mlp",
+        "metric": metric,
+        "strategy": "keep_hard",
+        "keep": keep,
+        "pool_size": pool,
+        "n_train": n,
+        "seed": seed,
+        "budget": "epochs",
+        "label_noise": 0.0,
+        "test_error": err if status == "ok" else None,
+        "train_error": train_error,
+        "test_key": test_key,
+        "class_hist_pool": [pool // 10] * 10,
+        "class_hist_kept": [n // 10] * 10,
+        "steps": 100,
+        "epochs": 5,
+    }
 
 
 def _sweep(root: Path, *, undertrained_bend: bool = True) -> int:
@@ -209,8 +245,11 @@ def _sweep(root: Path, *, undertrained_bend: bool = True) -> int:
                     err *= math.exp(rng.normal(0, 0.03))
                     d = root / metric
                     d.mkdir(parents=True, exist_ok=True)
-                    (d / f"r{i}.json").write_text(json.dumps(_record(i, metric=metric, keep=keep, pool=pool, seed=s,
-                                                                     err=err, train_error=train_error)))
+                    (d / f"r{i}.json").write_text(
+                        json.dumps(
+                            _record(i, metric=metric, keep=keep, pool=pool, seed=s, err=err, train_error=train_error)
+                        )
+                    )
                     i += 1
     return i
 
@@ -255,8 +294,17 @@ def test_missing_fields_are_listed_not_dropped(swept):
 def test_report_leads_with_the_answer(swept):
     root, _, out = swept
     md = (Path(out["out_dir"]) / "report.md").read_text()
-    order = [md.index(h) for h in ("## Answer", "## Summary", "## Key figures", "## Detailed fits",
-                                   "## Flagged runs", "## Command and configuration")]
+    order = [
+        md.index(h)
+        for h in (
+            "## Answer",
+            "## Summary",
+            "## Key figures",
+            "## Detailed fits",
+            "## Flagged runs",
+            "## Command and configuration",
+        )
+    ]
     assert order == sorted(order)
     assert "panels_synth_mlp" in md
     assert (Path(out["out_dir"]) / "summary.csv").is_file() and (Path(out["out_dir"]) / "gains.csv").is_file()
@@ -265,9 +313,19 @@ def test_report_leads_with_the_answer(swept):
 def test_mixed_test_splits_are_grouped_apart_and_said(tmp_path):
     for i, (key, pool) in enumerate([(k, p) for k in ("a", "b") for p in (1000, 2000, 4000)]):
         for s in range(2):
-            (tmp_path / f"x{i}{s}.json").write_text(json.dumps(
-                _record(f"{i}{s}", metric="random", keep=1.0, pool=pool, seed=s, err=0.1 * (pool / 1000) ** -0.3,
-                        test_key=f"synth:n_test={key}")))
+            (tmp_path / f"x{i}{s}.json").write_text(
+                json.dumps(
+                    _record(
+                        f"{i}{s}",
+                        metric="random",
+                        keep=1.0,
+                        pool=pool,
+                        seed=s,
+                        err=0.1 * (pool / 1000) ** -0.3,
+                        test_key=f"synth:n_test={key}",
+                    )
+                )
+            )
     out = collect([str(tmp_path)], n_boot=0, formats=("png",))
     assert out["fits"].loc[out["fits"]["kind"] == "curve", "test_key"].nunique() == 2
     md = (Path(out["out_dir"]) / "report.md").read_text()
@@ -284,10 +342,25 @@ def test_report_html_renders_with_its_images_in_a_real_browser(swept, tmp_path):
     _, _, out = swept
     page = Path(out["out_dir"]) / "report.html"
     n_png = sum(1 for p in out["plots"] if p.endswith(".png"))
-    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
-                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert f'data-images-loaded="{n_png}"' in dom, dom[-2000:]
     assert dom.index("Answer") < dom.index("Command and configuration")
 
@@ -323,8 +396,12 @@ def test_readme_quotes_the_committed_calibration():
 
 def test_infobatch_runs_are_rules_even_on_random_or_full_data():
     cells = {(1.0, 1000): 0.20, (0.5, 2000): 0.21}
-    rows = (_rows("random", "keep_hard", cells) + _rows("random", "infobatch", {(0.5, 2000): 0.18})
-            + _rows("none", "infobatch", {(1.0, 1000): 0.17}) + _rows("none", "keep_hard", {(1.0, 1000): 0.20}))
+    rows = (
+        _rows("random", "keep_hard", cells)
+        + _rows("random", "infobatch", {(0.5, 2000): 0.18})
+        + _rows("none", "infobatch", {(1.0, 1000): 0.17})
+        + _rows("none", "keep_hard", {(1.0, 1000): 0.20})
+    )
     g = gains_vs_baseline(pareto_frontier(pd.DataFrame(rows)))
     assert set(zip(g["metric"], g["strategy"])) == {("random", "infobatch"), ("none", "infobatch")}
     assert (g["baseline_strategy"] == "keep_hard").all()
@@ -360,8 +437,9 @@ def test_records_inside_the_output_folder_are_collected(tmp_path):
     rec = tmp_path / "records"
     rec.mkdir()
     for i, pool in enumerate((1000, 2000, 4000)):
-        (rec / f"r{i}.json").write_text(json.dumps(_record(i, metric="random", keep=1.0, pool=pool, seed=0,
-                                                           err=0.1 * (pool / 1000) ** -0.3)))
+        (rec / f"r{i}.json").write_text(
+            json.dumps(_record(i, metric="random", keep=1.0, pool=pool, seed=0, err=0.1 * (pool / 1000) ** -0.3))
+        )
     out = collect([str(rec)], out_dir=str(tmp_path), n_boot=0, formats=("png",))
     assert out["n_ok"] == 3 and (tmp_path / "report.md").is_file()
 

@@ -14,32 +14,59 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.collect",
         description="Collect data-pruning run records (JSON) into tables, scaling-law fits, "
-                    "plots and a Markdown/HTML report. Never re-trains.")
-    p.add_argument("paths", nargs="+", metavar="RECORDS",
-                   help="results directories (searched recursively for *.json run records) or files")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="output directory (default: <first RECORDS>/collect)")
-    p.add_argument("--tolerance", type=float, default=0.005, metavar="T",
-                   help="absolute test-error tolerance for the droppable fraction "
-                        "(default 0.005 = 0.5 percentage points)")
-    p.add_argument("--wandb", nargs="?", const=True, default=False, metavar="PROJECT",
-                   help="also log tables and plots to wandb (offline unless WANDB_MODE is set); "
-                        "optional project name")
-    p.add_argument("--x", default=None, metavar="SPEC",
-                   help="x-variable: a column for all datasets (e.g. n_train) or per dataset "
-                        "'perceptron=alpha_prune,cifar10=n_train' (default: n_train; "
-                        "alpha_prune for dataset perceptron)")
-    p.add_argument("--context", default=",".join(CONTEXT_KEYS), metavar="COLS",
-                   help="comma-separated settings that split curves and are never pooled "
-                        "(default: label_noise,budget,step_budget,test_key; e.g. add probe_angle_deg for a perceptron "
-                        "probe sweep; names also match extra.<name>)")
+        "plots and a Markdown/HTML report. Never re-trains.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="RECORDS",
+        help="results directories (searched recursively for *.json run records) or files",
+    )
+    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: <first RECORDS>/collect)")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        metavar="T",
+        help="absolute test-error tolerance for the droppable fraction (default 0.005 = 0.5 percentage points)",
+    )
+    p.add_argument(
+        "--wandb",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="PROJECT",
+        help="also log tables and plots to wandb (offline unless WANDB_MODE is set); optional project name",
+    )
+    p.add_argument(
+        "--x",
+        default=None,
+        metavar="SPEC",
+        help="x-variable: a column for all datasets (e.g. n_train) or per dataset "
+        "'perceptron=alpha_prune,cifar10=n_train' (default: n_train; "
+        "alpha_prune for dataset perceptron)",
+    )
+    p.add_argument(
+        "--context",
+        default=",".join(CONTEXT_KEYS),
+        metavar="COLS",
+        help="comma-separated settings that split curves and are never pooled "
+        "(default: label_noise,budget,step_budget,test_key; e.g. add probe_angle_deg for a perceptron "
+        "probe sweep; names also match extra.<name>)",
+    )
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates per fit (default 200)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed (default 0)")
-    p.add_argument("--baseline-metric", default="random",
-                   help="the reference of gains and shape verdicts (default: random)")
-    p.add_argument("--max-train-error", type=float, default=0.05, metavar="E",
-                   help="runs whose final error on their own kept set exceeds E are flagged undertrained "
-                        "and left out of fits (default 0.05; a negative value keeps every run)")
+    p.add_argument(
+        "--baseline-metric", default="random", help="the reference of gains and shape verdicts (default: random)"
+    )
+    p.add_argument(
+        "--max-train-error",
+        type=float,
+        default=0.05,
+        metavar="E",
+        help="runs whose final error on their own kept set exceeds E are flagged undertrained "
+        "and left out of fits (default 0.05; a negative value keeps every run)",
+    )
     p.add_argument("--formats", default="png,svg", help="comma-separated image formats (default png,svg)")
     return p
 
@@ -74,19 +101,29 @@ def main(argv: list[str] | None = None) -> int:
     argv_used = sys.argv[1:] if argv is None else argv
     command = "python -m bench.collect " + " ".join(shlex.quote(a) for a in argv_used)
     try:
-        out = collect(args.paths, out_dir=args.out, command=command, tolerance=args.tolerance,
-                      log_wandb=args.wandb, x=x_spec, n_boot=args.n_boot, seed=args.seed,
-                      baseline_metric=args.baseline_metric,
-                      context=tuple(c.strip() for c in args.context.split(",") if c.strip()),
-                      formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
-                      max_train_error=None if args.max_train_error < 0 else args.max_train_error)
+        out = collect(
+            args.paths,
+            out_dir=args.out,
+            command=command,
+            tolerance=args.tolerance,
+            log_wandb=args.wandb,
+            x=x_spec,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            baseline_metric=args.baseline_metric,
+            context=tuple(c.strip() for c in args.context.split(",") if c.strip()),
+            formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+            max_train_error=None if args.max_train_error < 0 else args.max_train_error,
+        )
     except NoRecordsError as e:
         print(f"bench.collect: {e}", file=sys.stderr)
         return 1
 
     n_flag = int(out["runs"]["undertrained"].sum())
-    print(f"collected {out['n_ok']} ok run(s) ({n_flag} flagged undertrained, left out of fits), "
-          f"{out['n_failed']} failed/unusable record(s)")
+    print(
+        f"collected {out['n_ok']} ok run(s) ({n_flag} flagged undertrained, left out of fits), "
+        f"{out['n_failed']} failed/unusable record(s)"
+    )
     for line in out["answer"]:
         print("  " + line.replace("**", ""))
     fits = out["fits"]

@@ -9,8 +9,8 @@ equal compute. Only (rule, pool) groups with at least two step budgets are analy
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,9 +36,16 @@ def budget_cells(ok: pd.DataFrame) -> pd.DataFrame:
     d = _steps_runs(ok)
     d = d.assign(examples_seen=cp.examples_seen(d))
     keys = RULE + ["pool_size", "steps", "keep"]
-    cells = d.groupby(keys, dropna=False).agg(error=("test_error", "mean"), sem=("test_error", "sem"),
-                                              seeds=("test_error", "size"),
-                                              examples_seen=("examples_seen", "mean")).reset_index()
+    cells = (
+        d.groupby(keys, dropna=False)
+        .agg(
+            error=("test_error", "mean"),
+            sem=("test_error", "sem"),
+            seeds=("test_error", "size"),
+            examples_seen=("examples_seen", "mean"),
+        )
+        .reset_index()
+    )
     n_budgets = cells.groupby(RULE + ["pool_size"], dropna=False)["steps"].transform("nunique")
     return cells.loc[n_budgets >= 2].reset_index(drop=True)
 
@@ -49,11 +56,20 @@ def best_keep_by_budget(cells: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame
     rows = []
     for key, g in cells.groupby(RULE + ["pool_size", "steps"], dropna=False, sort=True):
         best = g.loc[g["error"].idxmin()]
-        row = {**dict(zip(RULE + ["pool_size", "steps"], key)), "examples_seen": float(g["examples_seen"].mean()),
-               "keeps": len(g), "best_keep": float(best["keep"]), "best_error": float(best["error"]),
-               "best_sem": float(best["sem"]), "predicted_keep": np.nan}
-        f = fits.loc[match_mask(fits, dict(zip(RULE, key))) & fits["keep"].isin(g["keep"])] \
-            if fits is not None and not fits.empty else pd.DataFrame()
+        row = {
+            **dict(zip(RULE + ["pool_size", "steps"], key)),
+            "examples_seen": float(g["examples_seen"].mean()),
+            "keeps": len(g),
+            "best_keep": float(best["keep"]),
+            "best_error": float(best["error"]),
+            "best_sem": float(best["sem"]),
+            "predicted_keep": np.nan,
+        }
+        f = (
+            fits.loc[match_mask(fits, dict(zip(RULE, key))) & fits["keep"].isin(g["keep"])]
+            if fits is not None and not fits.empty
+            else pd.DataFrame()
+        )
         if len(f) >= 2:
             pred = cp.best_keep_at_budget(f, float(row["pool_size"]), [row["examples_seen"]], by=RULE)
             row["predicted_keep"] = float(pred["best_keep"].iloc[0])
@@ -76,10 +92,13 @@ def rules_at_budget(best: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, model, pool, budget), one column per rule: its best error over keep (keep)."""
     if best.empty:
         return pd.DataFrame()
-    b = best.assign(rule=best["metric"] + " " + best["strategy"],
-                    cell=[f"{e:.4f} (k={k:g})" for e, k in zip(best["best_error"], best["best_keep"])])
-    wide = b.pivot_table(index=["dataset", "model", "pool_size", "steps"], columns="rule", values="cell",
-                         aggfunc="first")
+    b = best.assign(
+        rule=best["metric"] + " " + best["strategy"],
+        cell=[f"{e:.4f} (k={k:g})" for e, k in zip(best["best_error"], best["best_keep"])],
+    )
+    wide = b.pivot_table(
+        index=["dataset", "model", "pool_size", "steps"], columns="rule", values="cell", aggfunc="first"
+    )
     seen = b.groupby(["dataset", "model", "pool_size", "steps"])["examples_seen"].max()
     return wide.assign(examples_seen=seen).reset_index()
 
@@ -93,12 +112,15 @@ def answer_lines(best: pd.DataFrame) -> list[str]:
         for (metric, strategy), r in g.groupby(["metric", "strategy"], sort=True):
             r = r.sort_values("steps")
             ks = r["best_keep"].to_numpy()
-            trend = ("moves toward more data" if ks[-1] > ks[0] else "moves toward less data" if ks[-1] < ks[0]
-                     else "stays")
+            trend = (
+                "moves toward more data" if ks[-1] > ks[0] else "moves toward less data" if ks[-1] < ks[0] else "stays"
+            )
             parts.append(f"{metric} {strategy}: " + " → ".join(f"{k:g}" for k in ks) + f" ({trend})")
         e = g.groupby("steps")["examples_seen"].max().sort_index()
-        lines.append(f"**dataset={ds}, model={model}, pool {int(pool):,}**: best keep fraction at compute budgets "
-                     f"of {int(e.iloc[0]):,} to {int(e.iloc[-1]):,} examples seen — " + "; ".join(parts) + ".")
+        lines.append(
+            f"**dataset={ds}, model={model}, pool {int(pool):,}**: best keep fraction at compute budgets "
+            f"of {int(e.iloc[0]):,} to {int(e.iloc[-1]):,} examples seen — " + "; ".join(parts) + "."
+        )
     return lines
 
 
@@ -120,8 +142,16 @@ def plot_budgets(cells: pd.DataFrame, out_dir, formats: Sequence[str]) -> list[s
             for k, kg in g.loc[(g["metric"] == m) & (g["strategy"] == s)].groupby("keep"):
                 kg = kg.sort_values("examples_seen")
                 color = colormaps["viridis"](keeps.index(k) / max(len(keeps) - 1, 1)) if k in keeps else "C3"
-                ax.errorbar(kg["examples_seen"], kg["error"], yerr=kg["sem"], fmt="o-", ms=3, lw=1, color=color,
-                            label=f"keep {k:g}")
+                ax.errorbar(
+                    kg["examples_seen"],
+                    kg["error"],
+                    yerr=kg["sem"],
+                    fmt="o-",
+                    ms=3,
+                    lw=1,
+                    color=color,
+                    label=f"keep {k:g}",
+                )
             if not full.empty:
                 ax.plot(full["examples_seen"], full["error"], "k--", lw=1.4, label="full data")
             _loglog(ax)
@@ -131,6 +161,7 @@ def plot_budgets(cells: pd.DataFrame, out_dir, formats: Sequence[str]) -> list[s
         axes[0].set_ylabel("test error")
         axes[0].legend(fontsize=6, loc="lower left")
         _suptitle(fig, f"Test error against compute at a fixed pool: dataset={ds}, model={model}, pool={int(pool)}")
-        paths += _save(fig, Path(out_dir), _name("budgets", {"dataset": ds, "model": model, "pool": int(pool)}),
-                       formats)
+        paths += _save(
+            fig, Path(out_dir), _name("budgets", {"dataset": ds, "model": model, "pool": int(pool)}), formats
+        )
     return paths

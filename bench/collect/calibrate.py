@@ -21,7 +21,7 @@ writes it to ``results/shape_calibration/``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,8 +32,13 @@ from .shape import BENDS_BELOW, NOT_DETERMINABLE, POWER_LAW
 __all__ = ["CASES", "EXPECTED", "calibrate", "calibration_markdown", "synthetic_curve"]
 
 SEEDS = 3
-EXPECTED = {"power_law": POWER_LAW, "exponential": BENDS_BELOW, "too_few_points": NOT_DETERMINABLE,
-            "undertrained": POWER_LAW, "random_frontier": POWER_LAW}
+EXPECTED = {
+    "power_law": POWER_LAW,
+    "exponential": BENDS_BELOW,
+    "too_few_points": NOT_DETERMINABLE,
+    "undertrained": POWER_LAW,
+    "random_frontier": POWER_LAW,
+}
 
 
 def _power(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
@@ -70,9 +75,13 @@ def _case_undertrained(rng):
     return x, e, flagged
 
 
-CASES: dict[str, Callable] = {"power_law": _case_power_law, "exponential": _case_exponential,
-                              "too_few_points": _case_too_few, "undertrained": _case_undertrained,
-                              "random_frontier": _case_power_law}
+CASES: dict[str, Callable] = {
+    "power_law": _case_power_law,
+    "exponential": _case_exponential,
+    "too_few_points": _case_too_few,
+    "undertrained": _case_undertrained,
+    "random_frontier": _case_power_law,
+}
 
 
 def _random_frontier_shape(noise: float, rng: np.random.Generator) -> str:
@@ -86,8 +95,19 @@ def _random_frontier_shape(noise: float, rng: np.random.Generator) -> str:
             n = keep * pool
             for s in range(SEEDS):
                 err = ((e0 - e_inf) * (n / 1000) ** -nu + e_inf) * np.exp(rng.normal(0.0, noise))
-                rows.append({"dataset": "synth", "model": "m", "metric": "random", "strategy": "keep_hard",
-                             "keep": keep, "pool_size": pool, "n_train": n, "seed": s, "test_error": err})
+                rows.append(
+                    {
+                        "dataset": "synth",
+                        "model": "m",
+                        "metric": "random",
+                        "strategy": "keep_hard",
+                        "keep": keep,
+                        "pool_size": pool,
+                        "n_train": n,
+                        "seed": s,
+                        "test_error": err,
+                    }
+                )
     fits, _ = fit_frontiers(pd.DataFrame(rows), n_boot=0, context=(), small_data_frac=None)
     return str(fits.iloc[0]["shape"])
 
@@ -105,8 +125,9 @@ def synthetic_curve(case: str, noise: float, rng: np.random.Generator) -> tuple[
     return xs, np.repeat(e, SEEDS) * np.exp(rng.normal(0.0, noise, len(xs)))
 
 
-def calibrate(n_curves: int = 200, noises=(0.02, 0.05), cases=tuple(CASES), seed: int = 0,
-              n_boot: int = 0, progress: bool = False) -> pd.DataFrame:
+def calibrate(
+    n_curves: int = 200, noises=(0.02, 0.05), cases=tuple(CASES), seed: int = 0, n_boot: int = 0, progress: bool = False
+) -> pd.DataFrame:
     """Verdict rates per (case, noise): columns case, noise, shape, count, rate, expected, correct."""
     rows = []
     combos = [(c, s) for c in cases for s in noises]
@@ -120,13 +141,23 @@ def calibrate(n_curves: int = 200, noises=(0.02, 0.05), cases=tuple(CASES), seed
         if case == "random_frontier":
             shapes = [_random_frontier_shape(noise, rng) for _ in range(n_curves)]
         else:
-            shapes = [fit_curve(*synthetic_curve(case, noise, rng), n_boot=n_boot, seed=rng).shape
-                      for _ in range(n_curves)]
+            shapes = [
+                fit_curve(*synthetic_curve(case, noise, rng), n_boot=n_boot, seed=rng).shape for _ in range(n_curves)
+            ]
         counts = pd.Series(shapes).value_counts()
         for shape in (POWER_LAW, BENDS_BELOW, NOT_DETERMINABLE):
             n = int(counts.get(shape, 0))
-            rows.append({"case": case, "noise": noise, "shape": shape, "count": n, "rate": n / n_curves,
-                         "expected": EXPECTED[case], "correct": shape == EXPECTED[case]})
+            rows.append(
+                {
+                    "case": case,
+                    "noise": noise,
+                    "shape": shape,
+                    "count": n,
+                    "rate": n / n_curves,
+                    "expected": EXPECTED[case],
+                    "correct": shape == EXPECTED[case],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -136,16 +167,25 @@ def calibration_markdown(cal: pd.DataFrame, command: str, seconds: float) -> str
     right.columns = [f"right at {n:.0%} noise" for n in right.columns]
     full = cal.pivot_table(index=["case", "noise"], columns="shape", values="rate", fill_value=0.0)
     n = int(cal.groupby(["case", "noise"])["count"].sum().iloc[0])
-    lines = ["# Calibration of the collector's shape verdict", "",
-             f"`{command}` ({seconds:.0f} s on 2 CPU cores): {n} synthetic curves per case and noise level, "
-             f"3 seeds per size, multiplicative log-normal noise. Cases and right answers: "
-             "`bench/collect/calibrate.py`; the verdict: `bench/collect/shape.py` (lack-of-fit F-tests at 5%).", "",
-             "| case | expected | " + " | ".join(right.columns) + " |",
-             "|---|---|" + "---|" * len(right.columns)]
+    lines = [
+        "# Calibration of the collector's shape verdict",
+        "",
+        f"`{command}` ({seconds:.0f} s on 2 CPU cores): {n} synthetic curves per case and noise level, "
+        f"3 seeds per size, multiplicative log-normal noise. Cases and right answers: "
+        "`bench/collect/calibrate.py`; the verdict: `bench/collect/shape.py` (lack-of-fit F-tests at 5%).",
+        "",
+        "| case | expected | " + " | ".join(right.columns) + " |",
+        "|---|---|" + "---|" * len(right.columns),
+    ]
     for case, r in right.iterrows():
         lines.append(f"| {case} | {EXPECTED[case]} | " + " | ".join(f"{v:.1%}" for v in r) + " |")
-    lines += ["", "Every verdict's rate:", "", "| case | noise | " + " | ".join(full.columns) + " |",
-              "|---|---|" + "---|" * len(full.columns)]
+    lines += [
+        "",
+        "Every verdict's rate:",
+        "",
+        "| case | noise | " + " | ".join(full.columns) + " |",
+        "|---|---|" + "---|" * len(full.columns),
+    ]
     for (case, noise), r in full.iterrows():
         lines.append(f"| {case} | {noise:.0%} | " + " | ".join(f"{v:.1%}" for v in r) + " |")
     return "\n".join(lines) + "\n"

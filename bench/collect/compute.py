@@ -24,16 +24,24 @@ and checks that prediction against the held-out runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .verdict import match_mask
 
-__all__ = ["ComputeFit", "best_keep_at_budget", "examples_seen", "fit_compute_law", "fit_compute_laws",
-           "holdout_check", "predict_error", "utility_term"]
+__all__ = [
+    "ComputeFit",
+    "best_keep_at_budget",
+    "examples_seen",
+    "fit_compute_law",
+    "fit_compute_laws",
+    "holdout_check",
+    "predict_error",
+    "utility_term",
+]
 
 TAU_GRID = np.geomspace(0.1, 1000.0, 121)
 KEYS = ("dataset", "model", "metric", "strategy", "keep")
@@ -69,10 +77,10 @@ def utility_term(S, e, tau: float) -> np.ndarray:
     k = np.floor(e / S).astype(int)
     kmax = int(k.max()) if k.size else 0
     j = np.arange(1, kmax + 1)
-    decay = 0.5 ** (j / tau)                                            # d_j, j = 1..kmax
+    decay = 0.5 ** (j / tau)  # d_j, j = 1..kmax
     full = np.concatenate([[0.0], np.cumsum(decay * np.log((j + 1) / j))])  # sum_{i<=m} d_i log((i+1)/i)
     out = np.log(np.where(k >= 1, S, e))
-    done = np.clip(k - 1, 0, None)                                      # full passes after the first: 2..k
+    done = np.clip(k - 1, 0, None)  # full passes after the first: 2..k
     out = out + np.where(k >= 2, full[done], 0.0)
     dk = np.where(k >= 1, 0.5 ** (np.maximum(k, 1) / tau), 0.0)
     partial = (k >= 1) & (e > k * S)
@@ -112,7 +120,7 @@ def _fit(U: np.ndarray, ly: np.ndarray, taus: np.ndarray, res: ComputeFit) -> Co
     i, la, b, rss = _best_tau(U, ly)
     res.log_a, res.b, res.tau, res.rss = la, b, float(taus[i]), rss
     res.a = math.exp(la) if la < 700 else math.inf
-    res.status = ("poorly_determined" if la >= 700 else "tau_at_grid_edge" if i in (0, len(taus) - 1) else "ok")
+    res.status = "poorly_determined" if la >= 700 else "tau_at_grid_edge" if i in (0, len(taus) - 1) else "ok"
     return res
 
 
@@ -136,8 +144,9 @@ def _cell_members(S: np.ndarray, e: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero((keys == c).all(axis=1)) for c in np.unique(keys, axis=0)]
 
 
-def bootstrap_compute_law(S, e, y, n_boot: int = 200, ci: float = 0.95, seed: int = 0,
-                          taus: np.ndarray = TAU_GRID) -> ComputeFit:
+def bootstrap_compute_law(
+    S, e, y, n_boot: int = 200, ci: float = 0.95, seed: int = 0, taus: np.ndarray = TAU_GRID
+) -> ComputeFit:
     """:func:`fit_compute_law` plus percentile intervals on ``b`` and ``tau``: runs resampled within each (S, e)
     cell ``n_boot`` times (the utility matrix is computed once and re-indexed)."""
     S, e, y = _clean_runs(S, e, y)
@@ -166,8 +175,9 @@ def examples_seen(df: pd.DataFrame) -> pd.Series:
     return est
 
 
-def fit_compute_laws(df: pd.DataFrame, *, keys: Sequence[str] = KEYS, y: str = "test_error",
-                     n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+def fit_compute_laws(
+    df: pd.DataFrame, *, keys: Sequence[str] = KEYS, y: str = "test_error", n_boot: int = 200, seed: int = 0
+) -> pd.DataFrame:
     """One row per group with at least 4 distinct (n_train, examples_seen) cells: the fit and its intervals."""
     if df.empty:
         return pd.DataFrame()
@@ -181,8 +191,12 @@ def fit_compute_laws(df: pd.DataFrame, *, keys: Sequence[str] = KEYS, y: str = "
     return pd.DataFrame(rows)
 
 
-def best_keep_at_budget(fits: pd.DataFrame, pool: float, budgets: Sequence[float],
-                        by: Sequence[str] = ("dataset", "model", "metric", "strategy")) -> pd.DataFrame:
+def best_keep_at_budget(
+    fits: pd.DataFrame,
+    pool: float,
+    budgets: Sequence[float],
+    by: Sequence[str] = ("dataset", "model", "metric", "strategy"),
+) -> pd.DataFrame:
     """Per group and compute budget (examples seen), the keep fraction whose fitted law predicts the lowest error."""
     rows = []
     by = [c for c in by if c in fits.columns]
@@ -190,13 +204,25 @@ def best_keep_at_budget(fits: pd.DataFrame, pool: float, budgets: Sequence[float
         for c in budgets:
             pred = [(float(predict_error(r._asdict(), r.keep * pool, c)), r.keep) for r in g.itertuples(index=False)]
             err, keep = min(pred)
-            rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "pool_size": pool,
-                         "examples_seen": c, "best_keep": keep, "predicted_error": err})
+            rows.append(
+                {
+                    **dict(zip(by, key if isinstance(key, tuple) else (key,))),
+                    "pool_size": pool,
+                    "examples_seen": c,
+                    "best_keep": keep,
+                    "predicted_error": err,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def holdout_check(df: pd.DataFrame, held_out: pd.Series, *, y: str = "test_error",
-                  by: Sequence[str] = ("dataset", "model", "metric", "strategy")) -> pd.DataFrame:
+def holdout_check(
+    df: pd.DataFrame,
+    held_out: pd.Series,
+    *,
+    y: str = "test_error",
+    by: Sequence[str] = ("dataset", "model", "metric", "strategy"),
+) -> pd.DataFrame:
     """Fit on the runs not ``held_out``; for each held-out (group, pool, optimiser steps) budget compare the
     predicted and the observed best keep. Columns: the group, ``pool_size``, ``steps``, ``examples_seen`` (mean),
     ``predicted_keep``, ``observed_keep``, the observed mean error at both and ``regret`` (observed error at the
@@ -208,14 +234,23 @@ def holdout_check(df: pd.DataFrame, held_out: pd.Series, *, y: str = "test_error
     for key, g in d.loc[held_out].groupby(by + ["pool_size", "steps"], dropna=False, sort=True):
         k = dict(zip(by + ["pool_size", "steps"], key))
         means = g.groupby("keep")[y].mean()
-        f = fits.loc[match_mask(fits, {c: k[c] for c in by}) & fits["keep"].isin(means.index)] \
-            if len(fits) else fits  # NaN keys match NaN
+        f = (
+            fits.loc[match_mask(fits, {c: k[c] for c in by}) & fits["keep"].isin(means.index)] if len(fits) else fits
+        )  # NaN keys match NaN
         if len(f) < 2:
             continue
         e = float(g["examples_seen"].mean())
         pk = float(best_keep_at_budget(f, float(k["pool_size"]), [e], by=by)["best_keep"].iloc[0])
         ok_ = float(means.idxmin())
-        rows.append({**k, "examples_seen": e, "predicted_keep": pk, "observed_keep": ok_,
-                     "error_at_predicted": float(means[pk]), "error_at_observed": float(means[ok_]),
-                     "regret": float(means[pk] - means[ok_])})
+        rows.append(
+            {
+                **k,
+                "examples_seen": e,
+                "predicted_keep": pk,
+                "observed_keep": ok_,
+                "error_at_predicted": float(means[pk]),
+                "error_at_observed": float(means[ok_]),
+                "regret": float(means[pk] - means[ok_]),
+            }
+        )
     return pd.DataFrame(rows)

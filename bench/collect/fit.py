@@ -55,8 +55,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -113,8 +114,8 @@ class CurveFit:
     a: float = math.nan
     e_inf: float = math.nan
     power_variant: str = ""
-    n_points: int = 0          # distinct x values
-    n_obs: int = 0             # observations (x, seed) used
+    n_points: int = 0  # distinct x values
+    n_obs: int = 0  # observations (x, seed) used
     x_min: float = math.nan
     x_max: float = math.nan
     aic_power: float = math.nan
@@ -124,17 +125,17 @@ class CurveFit:
     delta_aic: float = math.nan
     delta_bic: float = math.nan
     preferred: str = ""
-    exp_b: float = math.nan    # exponential amplitude at x_min
+    exp_b: float = math.nan  # exponential amplitude at x_min
     exp_n0: float = math.nan
     exp_e_inf: float = math.nan
-    nu_e0: float = math.nan    # nu of the E_inf = 0 variant (always reported when fitted)
+    nu_e0: float = math.nan  # nu of the E_inf = 0 variant (always reported when fitted)
     nu_einf: float = math.nan  # nu of the free-E_inf variant
     ci_level: float = math.nan
     n_boot: int = 0
     n_boot_ok: int = 0
     fit_status: str = "insufficient_data"
     note: str = ""
-    shape: str = NOT_DETERMINABLE   # calibrated verdict (bench.collect.shape): power law / bends below / ...
+    shape: str = NOT_DETERMINABLE  # calibrated verdict (bench.collect.shape): power law / bends below / ...
     shape_reason: str = ""
     p_power: float = math.nan
     p_exp: float = math.nan
@@ -246,8 +247,9 @@ def _best_lsq(fun, jac, starts, lb, ub, args, n_refine: int = 3) -> tuple[Option
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = least_squares(fun, x0, jac=jac, bounds=(lb, ub), args=args, method="trf",
-                                  x_scale="jac", max_nfev=400)
+                r = least_squares(
+                    fun, x0, jac=jac, bounds=(lb, ub), args=args, method="trf", x_scale="jac", max_nfev=400
+                )
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:  # pragma: no cover
             msg = str(e)
             continue
@@ -261,8 +263,10 @@ def _best_lsq(fun, jac, starts, lb, ub, args, n_refine: int = 3) -> tuple[Option
 # =========================================================================== single fits
 # Starting-point grids (scored cheaply; the best few are refined by least_squares).
 _NU_GRID = np.array([0.03, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
-_E_INF_GRID = np.array([0.0, 0.25, 0.5, 0.75, 0.9, 0.97])   # x min(y)
-_N0_GRID = np.geomspace(0.03, 10.0, 10)                       # x (max(x) - min(x))
+_E_INF_GRID = np.array([0.0, 0.25, 0.5, 0.75, 0.9, 0.97])  # x min(y)
+_N0_GRID = np.geomspace(0.03, 10.0, 10)  # x (max(x) - min(x))
+
+
 def _prep(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -282,8 +286,9 @@ def fit_power_law(x, y, *, nu_max: float = 6.0, starts: list | None = None, n_re
     lb = np.array([math.log(y_min) - 40.0, 0.0, 0.0])
     ub = np.array([math.log(y_max) + 40.0, nu_max, y_max])
     if n < 3:
-        return ModelFit(POWER, {}, math.nan, n, 4, math.nan, math.nan, False, message="fewer than 3 points",
-                        x_ref=x_ref)
+        return ModelFit(
+            POWER, {}, math.nan, n, 4, math.nan, math.nan, False, message="fewer than 3 points", x_ref=x_ref
+        )
     if starts is None:
         starts = []
         for e0 in _E_INF_GRID * y_min:
@@ -307,8 +312,7 @@ def fit_power_law_e0(x, y, *, nu_max: float = 6.0) -> ModelFit:
     n = len(x)
     x_ref = float(np.exp(np.mean(np.log(x)))) if n else 1.0
     if n < 2 or np.ptp(x) == 0:
-        return ModelFit(POWER0, {}, math.nan, n, 3, math.nan, math.nan, False,
-                        message="need 2 distinct x", x_ref=x_ref)
+        return ModelFit(POWER0, {}, math.nan, n, 3, math.nan, math.nan, False, message="need 2 distinct x", x_ref=x_ref)
     lx, ly = np.log(x / x_ref), np.log(y)
     lxc = lx - lx.mean()
     slope = float(np.dot(lxc, ly - ly.mean()) / np.dot(lxc, lxc))
@@ -323,8 +327,7 @@ def fit_power_law_e0(x, y, *, nu_max: float = 6.0) -> ModelFit:
     rss = float(np.dot(resid, resid))
     aic, bic = information_criteria(rss, n, 3)
     params = {"a": math.exp(log_a + nu * math.log(x_ref)), "nu": nu, "e_inf": 0.0}
-    return ModelFit(POWER0, params, rss, n, 3, aic, bic, True, hits, "closed form",
-                    np.array([log_a, nu]), x_ref)
+    return ModelFit(POWER0, params, rss, n, 3, aic, bic, True, hits, "closed form", np.array([log_a, nu]), x_ref)
 
 
 def fit_exponential(x, y, *, starts: list | None = None) -> ModelFit:
@@ -475,8 +478,7 @@ def _flatness_flag(x: np.ndarray, y: np.ndarray, flat_rel_tol: float) -> Optiona
     """'flat curve' / 'error increases' when the end-to-end drop is within noise, else None."""
     ux = np.unique(x)
     means = np.array([y[x == u].mean() for u in ux])
-    sems = np.array([y[x == u].std(ddof=1) / math.sqrt((x == u).sum()) if (x == u).sum() > 1 else 0.0
-                     for u in ux])
+    sems = np.array([y[x == u].std(ddof=1) / math.sqrt((x == u).sum()) if (x == u).sum() > 1 else 0.0 for u in ux])
     drop = means[0] - means[-1]
     noise = 2.0 * math.sqrt(sems[0] ** 2 + sems[-1] ** 2)
     if drop > max(flat_rel_tol * float(means.mean()), noise):
@@ -484,9 +486,20 @@ def _flatness_flag(x: np.ndarray, y: np.ndarray, flat_rel_tol: float) -> Optiona
     return ("flat curve" if drop >= 0 else "error increases with x") + f" (drop {drop:.3g} over x range)"
 
 
-def _bootstrap_nu(res: CurveFit, chosen: ModelFit, x, y, rng, n_boot: int, ci: float,
-                  resampler: Resampler | None, nu_max: float, flags: list[str],
-                  wide_ci_ratio: float, max_boot_fail_frac: float) -> None:
+def _bootstrap_nu(
+    res: CurveFit,
+    chosen: ModelFit,
+    x,
+    y,
+    rng,
+    n_boot: int,
+    ci: float,
+    resampler: Resampler | None,
+    nu_max: float,
+    flags: list[str],
+    wide_ci_ratio: float,
+    max_boot_fail_frac: float,
+) -> None:
     """Percentile interval on nu from ``n_boot`` refits; no interval with fewer than 5 distinct x."""
     if n_boot <= 0:
         return
@@ -573,8 +586,11 @@ def fit_curve(
         res.note = "; ".join(notes + [f"only {res.n_points} distinct x (need >= 3)"])
         return res
 
-    m_pow, m_pow0, m_exp = fit_power_law(x, y, nu_max=nu_max), fit_power_law_e0(x, y, nu_max=nu_max), \
-        fit_exponential(x, y)
+    m_pow, m_pow0, m_exp = (
+        fit_power_law(x, y, nu_max=nu_max),
+        fit_power_law_e0(x, y, nu_max=nu_max),
+        fit_exponential(x, y),
+    )
     res.models = {m.model: m for m in (m_pow, m_pow0, m_exp) if m.params}
     res.nu_einf, res.nu_e0 = m_pow.params.get("nu", math.nan), m_pow0.params.get("nu", math.nan)
     chosen = _choose_power(m_pow, m_pow0, power_variant)
@@ -587,8 +603,7 @@ def fit_curve(
     _compare_forms(res, chosen, m_exp, notes)
     _judge(res, x, y, alpha)
     flags = _quality_flags(res, chosen, x, y, min_points, flat_rel_tol)
-    _bootstrap_nu(res, chosen, x, y, rng, n_boot, ci, resampler, nu_max, flags, wide_ci_ratio,
-                  max_boot_fail_frac)
+    _bootstrap_nu(res, chosen, x, y, rng, n_boot, ci, resampler, nu_max, flags, wide_ci_ratio, max_boot_fail_frac)
     if not chosen.success:
         flags.append("optimizer did not report convergence")
     decades = math.log10(res.x_max / res.x_min)

@@ -33,7 +33,7 @@ import json
 import math
 import warnings
 import zlib
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -103,22 +103,22 @@ def add_x(df: pd.DataFrame, x: XSpec = None) -> pd.DataFrame:
             if explicit or var == "n_train":
                 raise
             col = None
-        v = (pd.to_numeric(out.loc[idx, col], errors="coerce").astype(float) if col
-             else pd.Series(np.nan, index=idx))
+        v = pd.to_numeric(out.loc[idx, col], errors="coerce").astype(float) if col else pd.Series(np.nan, index=idx)
         missing = idx[~np.isfinite(v.to_numpy())]
         if len(missing) and not explicit and var != "n_train":
             # Default rule only: fall back to n_train rather than dropping the runs.
-            warnings.warn(f"{len(missing)} run(s) lack {var!r}; using n_train as x for them",
-                          stacklevel=2)
+            warnings.warn(f"{len(missing)} run(s) lack {var!r}; using n_train as x for them", stacklevel=2)
             out.loc[missing, "x_var"] = "n_train"
             v.loc[missing] = pd.to_numeric(out.loc[missing, "n_train"], errors="coerce")
         vals.loc[idx] = v
     out["x"] = vals
     bad = ~(np.isfinite(out["x"]) & (out["x"] > 0))
     if bad.any():
-        warnings.warn(f"{int(bad.sum())} run(s) without a finite positive x "
-                      f"({', '.join(sorted(set(out.loc[bad, 'x_var'])))}) left out of curves",
-                      stacklevel=2)
+        warnings.warn(
+            f"{int(bad.sum())} run(s) without a finite positive x "
+            f"({', '.join(sorted(set(out.loc[bad, 'x_var'])))}) left out of curves",
+            stacklevel=2,
+        )
         out = out.loc[~bad]
     return out
 
@@ -153,8 +153,12 @@ def _agg(g: pd.DataFrame, y: str) -> dict:
     v = g[y].to_numpy(dtype=float)
     n = int(np.isfinite(v).sum())
     std = float(np.nanstd(v, ddof=1)) if n > 1 else math.nan
-    return {"mean": float(np.nanmean(v)) if n else math.nan, "std": std,
-            "sem": std / math.sqrt(n) if n > 1 else math.nan, "count": n}
+    return {
+        "mean": float(np.nanmean(v)) if n else math.nan,
+        "std": std,
+        "sem": std / math.sqrt(n) if n > 1 else math.nan,
+        "count": n,
+    }
 
 
 #: Fits and shape verdicts use the power-law region only: sizes whose mean error is at most this fraction of
@@ -199,14 +203,17 @@ def learning_curves(
     theory = "extra.eps_theory" if "extra.eps_theory" in d.columns else None
     rows = []
     for key, g in _groups(d, gk + ["pool_size", "x"]):
-        row = {**key, "n_train": float(g["n_train"].mean()), **_agg(g, y),
-               "seeds": ",".join(str(int(s)) if pd.notna(s) else "?" for s in sorted(g["seed"]))}
+        row = {
+            **key,
+            "n_train": float(g["n_train"].mean()),
+            **_agg(g, y),
+            "seeds": ",".join(str(int(s)) if pd.notna(s) else "?" for s in sorted(g["seed"])),
+        }
         if theory:
             t = pd.to_numeric(g[theory], errors="coerce")
             row["theory"] = float(t.mean()) if t.notna().any() else math.nan
         rows.append(row)
-    cols = gk + ["pool_size", "x", "n_train", "mean", "std", "sem", "count", "seeds"] + (
-        ["theory"] if theory else [])
+    cols = gk + ["pool_size", "x", "n_train", "mean", "std", "sem", "count", "seeds"] + (["theory"] if theory else [])
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -239,9 +246,14 @@ def fit_learning_curves(
     gk = list(keys) + _ctx(d, context) + ["x_var"]
     rows, objs = [], {}
     for key, g in _groups(d, gk):
-        fit = fit_curve(g["x"].to_numpy(float), g[y].to_numpy(float), n_boot=n_boot,
-                        seed=np.random.default_rng(_rng_seed(seed, key)),
-                        y_max=chance_cap(g, small_data_frac), **fit_kw)
+        fit = fit_curve(
+            g["x"].to_numpy(float),
+            g[y].to_numpy(float),
+            n_boot=n_boot,
+            seed=np.random.default_rng(_rng_seed(seed, key)),
+            y_max=chance_cap(g, small_data_frac),
+            **fit_kw,
+        )
         rows.append(_fit_row("curve", key, fit, y))
         objs[tuple(key.values())] = fit
     return pd.DataFrame(rows), objs
@@ -280,10 +292,8 @@ def _cells(g: pd.DataFrame, y: str) -> tuple[pd.DataFrame, list[np.ndarray]]:
         fin = cg.loc[np.isfinite(cg[y].to_numpy(float))]
         if fin.empty:
             continue
-        seeds = {int(s) if pd.notna(s) else -1 - i: float(v)
-                 for i, (s, v) in enumerate(zip(fin["seed"], fin[y]))}
-        cells.append({**ck, **_agg(cg, y), "borrowed_full": bool(cg["borrowed_full"].any()),
-                      "seed_values": seeds})
+        seeds = {int(s) if pd.notna(s) else -1 - i: float(v) for i, (s, v) in enumerate(zip(fin["seed"], fin[y]))}
+        cells.append({**ck, **_agg(cg, y), "borrowed_full": bool(cg["borrowed_full"].any()), "seed_values": seeds})
         arrays.append(fin[y].to_numpy(float))
     return pd.DataFrame(cells), arrays
 
@@ -330,8 +340,24 @@ def pareto_frontier(
     """
     d = add_x(df, x)
     ctx = _ctx(d, context)
-    cols = list(by) + ctx + ["x_var", "x", "mean", "std", "sem", "count", "keep", "pool_size",
-                            "borrowed_full", "n_candidates", "pareto", "seed_errors"]
+    cols = (
+        list(by)
+        + ctx
+        + [
+            "x_var",
+            "x",
+            "mean",
+            "std",
+            "sem",
+            "count",
+            "keep",
+            "pool_size",
+            "borrowed_full",
+            "n_candidates",
+            "pareto",
+            "seed_errors",
+        ]
+    )
     rows = []
     for key, g in _frontier_observations(d, list(by), ctx):
         cells, _ = _cells(g, y)
@@ -340,11 +366,22 @@ def pareto_frontier(
         ux, best, pareto = _select_frontier(cells["x"].to_numpy(float), cells["mean"].to_numpy(float))
         for u, b, p in zip(ux, best, pareto):
             c = cells.iloc[b]
-            rows.append({**key, "x": float(u), "mean": c["mean"], "std": c["std"], "sem": c["sem"],
-                         "count": int(c["count"]), "keep": c["keep"], "pool_size": c["pool_size"],
-                         "borrowed_full": bool(c["borrowed_full"]),
-                         "n_candidates": int((cells["x"] == u).sum()), "pareto": bool(p),
-                         "seed_errors": json.dumps({str(k): v for k, v in sorted(c["seed_values"].items())})})
+            rows.append(
+                {
+                    **key,
+                    "x": float(u),
+                    "mean": c["mean"],
+                    "std": c["std"],
+                    "sem": c["sem"],
+                    "count": int(c["count"]),
+                    "keep": c["keep"],
+                    "pool_size": c["pool_size"],
+                    "borrowed_full": bool(c["borrowed_full"]),
+                    "n_candidates": int((cells["x"] == u).sum()),
+                    "pareto": bool(p),
+                    "seed_errors": json.dumps({str(k): v for k, v in sorted(c["seed_values"].items())}),
+                }
+            )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -359,12 +396,14 @@ def _frontier_obs(cx: np.ndarray, cmean: np.ndarray, arrays: list[np.ndarray]) -
 
 def _frontier_resampler(cx: np.ndarray, arrays: list[np.ndarray]):
     """Bootstrap replicate: resample seeds in every cell, re-select the frontier, resample its points."""
+
     def draw(rng: np.random.Generator):
         res = [a[rng.integers(0, len(a), size=len(a))] for a in arrays]
         px, py = _frontier_obs(cx, np.array([r.mean() for r in res]), res)
         if len(np.unique(px)) < 3:
             return None
         return hierarchical_resampler(px, py, min_distinct=4)(rng)
+
     return draw
 
 
@@ -406,8 +445,15 @@ def fit_frontiers(
         cx, cmean = cells["x"].to_numpy(float), cells["mean"].to_numpy(float)
         fx, fy = _frontier_obs(cx, cmean, arrays)
         resampler = _frontier_resampler(cx, arrays)
-        fit = fit_curve(fx, fy, n_boot=n_boot, resampler=resampler,
-                        seed=np.random.default_rng(_rng_seed(seed, key)), y_max=cap, **fit_kw)
+        fit = fit_curve(
+            fx,
+            fy,
+            n_boot=n_boot,
+            resampler=resampler,
+            seed=np.random.default_rng(_rng_seed(seed, key)),
+            y_max=cap,
+            **fit_kw,
+        )
         k = {**key}
         k = {c: k[c] for c in by} | {"keep": math.nan} | {c: k[c] for c in ctx} | {"x_var": k["x_var"]}
         rows.append(_fit_row("frontier", k, fit, y))
@@ -455,8 +501,19 @@ def droppable_fraction(
     gk = list(keys) + ctx
     share = [c for c in ("dataset", "model", "pool_size") if c in df.columns] + ctx
     full = df.loc[_is_full(df["keep"])] if not df.empty else df
-    cols = gk + ["ref_error", "ref_sem", "ref_count", "ref_source", "keeps_tested", "min_keep",
-                 "error_at_min_keep", "sem_at_min_keep", "droppable_fraction", "tolerance", "note"]
+    cols = gk + [
+        "ref_error",
+        "ref_sem",
+        "ref_count",
+        "ref_source",
+        "keeps_tested",
+        "min_keep",
+        "error_at_min_keep",
+        "sem_at_min_keep",
+        "droppable_fraction",
+        "tolerance",
+        "note",
+    ]
     rows = []
     for key, g in _groups(df, gk):
         notes = []
@@ -491,8 +548,13 @@ def droppable_fraction(
             se = 2.0 * math.sqrt(ref["sem"] ** 2 + at["sem"] ** 2)
             if se > tolerance:
                 notes.append(f"tolerance {tolerance:g} below noise level (2 SE of difference = {se:.3g})")
-        row.update(min_keep=min_keep, error_at_min_keep=at["mean"], sem_at_min_keep=at["sem"],
-                   droppable_fraction=1.0 - min_keep, note="; ".join(notes))
+        row.update(
+            min_keep=min_keep,
+            error_at_min_keep=at["mean"],
+            sem_at_min_keep=at["sem"],
+            droppable_fraction=1.0 - min_keep,
+            note="; ".join(notes),
+        )
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)
 
@@ -508,17 +570,27 @@ def class_balance(
     frequencies; ``class_min_ratio_mean``: mean over runs of min_c p_kept/p_pool;
     ``noisy_kept_frac_mean``: fraction of kept examples with a corrupted label.
     """
-    cols = list(keys) + ["class_imbalance_mean", "class_imbalance_std", "class_imbalance_max",
-                         "class_min_ratio_mean", "noisy_kept_frac_mean", "count"]
+    cols = list(keys) + [
+        "class_imbalance_mean",
+        "class_imbalance_std",
+        "class_imbalance_max",
+        "class_min_ratio_mean",
+        "noisy_kept_frac_mean",
+        "count",
+    ]
     rows = []
     for key, g in _groups(df, keys):
         ci = g["class_imbalance"].to_numpy(float)
         ci = ci[np.isfinite(ci)]
-        rows.append({**key,
-                     "class_imbalance_mean": float(ci.mean()) if len(ci) else math.nan,
-                     "class_imbalance_std": float(ci.std(ddof=1)) if len(ci) > 1 else math.nan,
-                     "class_imbalance_max": float(ci.max()) if len(ci) else math.nan,
-                     "class_min_ratio_mean": float(g["class_min_ratio"].mean()),
-                     "noisy_kept_frac_mean": float(g["noisy_kept_frac"].mean()),
-                     "count": int(len(ci))})
+        rows.append(
+            {
+                **key,
+                "class_imbalance_mean": float(ci.mean()) if len(ci) else math.nan,
+                "class_imbalance_std": float(ci.std(ddof=1)) if len(ci) > 1 else math.nan,
+                "class_imbalance_max": float(ci.max()) if len(ci) else math.nan,
+                "class_min_ratio_mean": float(g["class_min_ratio"].mean()),
+                "noisy_kept_frac_mean": float(g["noisy_kept_frac"].mean()),
+                "count": int(len(ci)),
+            }
+        )
     return pd.DataFrame(rows, columns=cols)

@@ -8,15 +8,15 @@ shape verdict and the gain over the baseline at the largest shared n.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .fit import predict
-from .verdict import match_mask as _match
 from .plots import FORMATS, _figure, _fmt, _groups, _isnan, _loglog, _name, _save, _suptitle, _title
+from .verdict import match_mask as _match
 
 __all__ = ["plot_metric_panels"]
 
@@ -62,9 +62,17 @@ def _draw_panel(ax, curves: pd.DataFrame, front: pd.DataFrame, base_fit, cmap, k
         ax.plot(xs, ys, "--", color="grey", lw=1.4, label="random: power-law fit")
 
 
-def plot_metric_panels(curves: pd.DataFrame, frontier: pd.DataFrame, fits: pd.DataFrame, out_dir,
-                       verdicts: pd.DataFrame | None = None, *, baseline: str = "random",
-                       context: Sequence[str] = (), formats: Sequence[str] = FORMATS) -> list[str]:
+def plot_metric_panels(
+    curves: pd.DataFrame,
+    frontier: pd.DataFrame,
+    fits: pd.DataFrame,
+    out_dir,
+    verdicts: pd.DataFrame | None = None,
+    *,
+    baseline: str = "random",
+    context: Sequence[str] = (),
+    formats: Sequence[str] = FORMATS,
+) -> list[str]:
     """One figure per (dataset, model, context): panels per (metric, strategy), baseline first."""
     from matplotlib import colormaps
 
@@ -74,13 +82,14 @@ def plot_metric_panels(curves: pd.DataFrame, frontier: pd.DataFrame, fits: pd.Da
     fig_cols = ["dataset", "model", *ctx, "x_var"]
     cmap, paths = colormaps["viridis"], []
     for fkey, g in _groups(curves, fig_cols):
-        rules = sorted({(m, s) for m, s in zip(g["metric"], g["strategy"])},
-                       key=lambda ms: (ms[0] != baseline, ms))
+        rules = sorted({(m, s) for m, s in zip(g["metric"], g["strategy"])}, key=lambda ms: (ms[0] != baseline, ms))
         keeps = sorted(set(g["keep"]))
         fig, axes = _figure(len(rules), ncols=4, size=(3.9, 3.3))
         for ax, (m, s) in zip(axes, rules):
             cg = g.loc[(g["metric"] == m) & (g["strategy"] == s)]
-            fr = frontier.loc[_match(frontier, {**fkey, "metric": m, "strategy": s})] if not frontier.empty else frontier
+            fr = (
+                frontier.loc[_match(frontier, {**fkey, "metric": m, "strategy": s})] if not frontier.empty else frontier
+            )
             _draw_panel(ax, cg, fr, _baseline_fit(fits, fkey, baseline, s), cmap, keeps)
             ax.set_ylim(g["mean"].min() * 0.85, g["mean"].max() * 1.15)
             _loglog(ax)
@@ -89,7 +98,10 @@ def plot_metric_panels(curves: pd.DataFrame, frontier: pd.DataFrame, fits: pd.Da
             ax.set_xlabel(_fmt(fkey.get("x_var")), fontsize=8)
         axes[0].set_ylabel("test error")
         axes[0].legend(fontsize=6, loc="lower left")
-        _suptitle(fig, "Learning curves by keep fraction, frontier (black) and random's power law (grey): "
-                  + _title({k: v for k, v in fkey.items() if k != "x_var"}))
+        _suptitle(
+            fig,
+            "Learning curves by keep fraction, frontier (black) and random's power law (grey): "
+            + _title({k: v for k, v in fkey.items() if k != "x_var"}),
+        )
         paths += _save(fig, Path(out_dir), _name("panels", fkey), formats)
     return paths

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,14 @@ def _figure(n_panels: int, ncols: int = 3, size=(4.6, 3.6)):
     w, h = size[0] * ncols, size[1] * nrows + 0.35
     fig = Figure(figsize=(w, h))
     left, right, bottom, top = 0.9, 0.15, 0.55, 0.65  # inches
-    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
-                        wspace=1.0 / (size[0] - 1.05), hspace=1.0 / (size[1] - 1.2))
+    fig.subplots_adjust(
+        left=left / w,
+        right=1 - right / w,
+        bottom=bottom / h,
+        top=1 - top / h,
+        wspace=1.0 / (size[0] - 1.05),
+        hspace=1.0 / (size[1] - 1.2),
+    )
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax in axes[n_panels:]:
         ax.set_visible(False)
@@ -183,11 +189,24 @@ def _fit_lines(ax, fit: dict, color, x_lo: float, x_hi: float) -> None:
     if fit is None or _isnan(fit.get("nu")) or _isnan(fit.get("a")):
         return
     xs = np.geomspace(x_lo, x_hi, 100)
-    ax.plot(xs, predict("power_law", {"a": fit["a"], "nu": fit["nu"], "e_inf": fit["e_inf"]}, xs),
-            ls="--", lw=1.1, color=color, alpha=0.9)
+    ax.plot(
+        xs,
+        predict("power_law", {"a": fit["a"], "nu": fit["nu"], "e_inf": fit["e_inf"]}, xs),
+        ls="--",
+        lw=1.1,
+        color=color,
+        alpha=0.9,
+    )
     if fit.get("preferred") == EXP and not _isnan(fit.get("exp_n0")):
-        ax.plot(xs, predict(EXP, {"b": fit["exp_b"], "n0": fit["exp_n0"], "e_inf": fit["exp_e_inf"],
-                                  "x_min": fit["x_min"]}, xs), ls=":", lw=1.3, color=color)
+        ax.plot(
+            xs,
+            predict(
+                EXP, {"b": fit["exp_b"], "n0": fit["exp_n0"], "e_inf": fit["exp_e_inf"], "x_min": fit["x_min"]}, xs
+            ),
+            ls=":",
+            lw=1.3,
+            color=color,
+        )
 
 
 def _fit_index(fits: pd.DataFrame | None, kind: str, cols: Sequence[str]) -> dict:
@@ -204,8 +223,13 @@ def _errorbar(ax, x, m, s, **kw):
 
 
 # =========================================================================== plots
-def plot_learning_curves(curves: pd.DataFrame, fits: pd.DataFrame | None, out_dir,
-                         formats: Sequence[str] = FORMATS, context: Sequence[str] | None = None) -> list[str]:
+def plot_learning_curves(
+    curves: pd.DataFrame,
+    fits: pd.DataFrame | None,
+    out_dir,
+    formats: Sequence[str] = FORMATS,
+    context: Sequence[str] | None = None,
+) -> list[str]:
     """Error vs x on log-log axes, one panel per (metric, strategy), one line per keep.
 
     Points are seed means with ±1 SEM; dashed lines are the fitted power laws
@@ -223,6 +247,7 @@ def plot_learning_curves(curves: pd.DataFrame, fits: pd.DataFrame | None, out_di
         fig, axes = _figure(len(panels))
         keeps = sorted(set(g["keep"].dropna()))
         from matplotlib import colormaps
+
         cmap = colormaps["viridis"]
         for ax, (pkey, pg) in zip(axes, panels):
             for kg_key, kg in _groups(pg, ["keep"]):
@@ -230,12 +255,18 @@ def plot_learning_curves(curves: pd.DataFrame, fits: pd.DataFrame | None, out_di
                 kg = kg.sort_values("x")
                 i = keeps.index(keep) if keep in keeps else 0
                 color = cmap(0.9 * i / max(1, len(keeps) - 1))
-                fit = idx.get(_key({**fkey, **pkey, "keep": keep, **{c: kg[c].iloc[0] for c in ctx}},
-                                   fit_cols))
+                fit = idx.get(_key({**fkey, **pkey, "keep": keep, **{c: kg[c].iloc[0] for c in ctx}}, fit_cols))
                 label = f"{_fmt(pkey['metric'])}/{_fmt(pkey['strategy'])} keep={_fmt(keep)}"
                 lab_fit = _ci_label(fit)
-                _errorbar(ax, kg["x"], kg["mean"], kg["sem"], fmt="o", color=color,
-                          label=label + (f": {lab_fit}" if lab_fit else ""))
+                _errorbar(
+                    ax,
+                    kg["x"],
+                    kg["mean"],
+                    kg["sem"],
+                    fmt="o",
+                    color=color,
+                    label=label + (f": {lab_fit}" if lab_fit else ""),
+                )
                 _fit_lines(ax, fit, color, kg["x"].min(), kg["x"].max())
             _loglog(ax)
             ax.set_xlabel(fkey["x_var"])
@@ -248,9 +279,15 @@ def plot_learning_curves(curves: pd.DataFrame, fits: pd.DataFrame | None, out_di
     return paths
 
 
-def plot_frontiers(frontier: pd.DataFrame, fits: pd.DataFrame | None, out_dir,
-                   curves: pd.DataFrame | None = None, baseline_metric: str = "random",
-                   formats: Sequence[str] = FORMATS, context: Sequence[str] | None = None) -> list[str]:
+def plot_frontiers(
+    frontier: pd.DataFrame,
+    fits: pd.DataFrame | None,
+    out_dir,
+    curves: pd.DataFrame | None = None,
+    baseline_metric: str = "random",
+    formats: Sequence[str] = FORMATS,
+    context: Sequence[str] | None = None,
+) -> list[str]:
     """Pareto frontier per (metric, strategy) vs the random-pruning baseline.
 
     The baseline is the frontier of ``metric == baseline_metric`` (black); if no
@@ -265,6 +302,7 @@ def plot_frontiers(frontier: pd.DataFrame, fits: pd.DataFrame | None, out_dir,
     idx = _fit_index(fits, "frontier", fit_cols)
     paths = []
     from matplotlib import colormaps
+
     palette = colormaps["tab10"]
     for fkey, g in _groups(frontier, fig_cols):
         fig, axes = _figure(1, size=(6.4, 4.6))
@@ -280,8 +318,15 @@ def plot_frontiers(frontier: pd.DataFrame, fits: pd.DataFrame | None, out_dir,
             if _ci_label(fit):
                 lab += f": {_ci_label(fit)}"
             par = lg.loc[lg["pareto"]]
-            _errorbar(ax, par["x"], par["mean"], par["sem"], fmt="s" if base else "o", color=color,
-                      label=lab + (" (baseline)" if base else ""))
+            _errorbar(
+                ax,
+                par["x"],
+                par["mean"],
+                par["sem"],
+                fmt="s" if base else "o",
+                color=color,
+                label=lab + (" (baseline)" if base else ""),
+            )
             dom = lg.loc[~lg["pareto"]]
             if len(dom):
                 ax.plot(dom["x"], dom["mean"], "o", mfc="none", color=color, alpha=0.5, ms=4)
@@ -294,8 +339,7 @@ def plot_frontiers(frontier: pd.DataFrame, fits: pd.DataFrame | None, out_dir,
             sel = sel.loc[np.isclose(sel["keep"].astype(float), 1.0)]
             if len(sel):
                 agg = sel.groupby("x", as_index=False)["mean"].mean().sort_values("x")
-                ax.plot(agg["x"], agg["mean"], "k--", marker="s", ms=4,
-                        label="no pruning (keep=1, all metrics pooled)")
+                ax.plot(agg["x"], agg["mean"], "k--", marker="s", ms=4, label="no pruning (keep=1, all metrics pooled)")
         _loglog(ax)
         ax.set_xlabel(fkey["x_var"])
         ax.set_ylabel("test error (best over keep, pool)")
@@ -306,9 +350,14 @@ def plot_frontiers(frontier: pd.DataFrame, fits: pd.DataFrame | None, out_dir,
     return paths
 
 
-def plot_error_vs_keep(ek: pd.DataFrame, droppable: pd.DataFrame | None, out_dir,
-                       tolerance: float = 0.005, formats: Sequence[str] = FORMATS,
-                       context: Sequence[str] | None = None) -> list[str]:
+def plot_error_vs_keep(
+    ek: pd.DataFrame,
+    droppable: pd.DataFrame | None,
+    out_dir,
+    tolerance: float = 0.005,
+    formats: Sequence[str] = FORMATS,
+    context: Sequence[str] | None = None,
+) -> list[str]:
     """Error vs keep fraction, one panel per pool size, one line per (metric, strategy).
 
     The grey band is [reference, reference + tolerance] around the full-data
@@ -322,6 +371,7 @@ def plot_error_vs_keep(ek: pd.DataFrame, droppable: pd.DataFrame | None, out_dir
     if droppable is not None and not droppable.empty:
         didx = {_key(r, d_cols): r.to_dict() for _, r in droppable.iterrows()}
     from matplotlib import colormaps
+
     palette = colormaps["tab10"]
     paths = []
     for fkey, g in _groups(ek, fig_cols):
@@ -334,8 +384,15 @@ def plot_error_vs_keep(ek: pd.DataFrame, droppable: pd.DataFrame | None, out_dir
             for lkey, lg in _groups(pg, ["metric", "strategy"]):
                 lg = lg.sort_values("keep")
                 color = color_of[_key(lkey, ["metric", "strategy"])]
-                _errorbar(ax, lg["keep"], lg["mean"], lg["sem"], fmt="o-", color=color,
-                          label=f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}")
+                _errorbar(
+                    ax,
+                    lg["keep"],
+                    lg["mean"],
+                    lg["sem"],
+                    fmt="o-",
+                    color=color,
+                    label=f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}",
+                )
                 dr = didx.get(_key({**fkey, **pkey, **lkey}, d_cols))
                 if dr and not _isnan(dr.get("ref_error")):
                     refs.append((dr["ref_error"], color))
@@ -344,13 +401,17 @@ def plot_error_vs_keep(ek: pd.DataFrame, droppable: pd.DataFrame | None, out_dir
             values = [r for r, _ in refs]
             if values and max(values) - min(values) <= 1e-9 + 1e-3 * tolerance:
                 r = values[0]
-                ax.axhspan(r, r + tolerance, color="grey", alpha=0.2,
-                           label=f"keep=1 error .. +{tolerance:g}")
+                ax.axhspan(r, r + tolerance, color="grey", alpha=0.2, label=f"keep=1 error .. +{tolerance:g}")
                 ax.axhline(r, color="grey", lw=0.8)
             else:  # metrics have different full-data references: one threshold line each
                 for i, (r, color) in enumerate(refs):
-                    ax.axhline(r + tolerance, color=color, ls="--", lw=0.8,
-                               label=f"keep=1 error +{tolerance:g}" if i == 0 else None)
+                    ax.axhline(
+                        r + tolerance,
+                        color=color,
+                        ls="--",
+                        lw=0.8,
+                        label=f"keep=1 error +{tolerance:g}" if i == 0 else None,
+                    )
             ax.set_xlabel("keep fraction")
             ax.set_ylabel("test error")
             ax.grid(True, alpha=0.25)
@@ -365,6 +426,7 @@ def plot_class_balance(cb: pd.DataFrame, out_dir, formats: Sequence[str] = FORMA
     """Class imbalance (TV distance kept vs pool) vs keep, one line per (metric, strategy)."""
     out_dir = Path(out_dir)
     from matplotlib import colormaps
+
     palette = colormaps["tab10"]
     paths = []
     if cb is None or cb.empty or cb["class_imbalance_mean"].notna().sum() == 0:
@@ -376,8 +438,15 @@ def plot_class_balance(cb: pd.DataFrame, out_dir, formats: Sequence[str] = FORMA
         ax = axes[0]
         for i, (lkey, lg) in enumerate(_groups(g, ["metric", "strategy"])):
             lg = lg.sort_values("keep")
-            _errorbar(ax, lg["keep"], lg["class_imbalance_mean"], lg["class_imbalance_std"], fmt="o-",
-                      color=palette(i % 10), label=f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}")
+            _errorbar(
+                ax,
+                lg["keep"],
+                lg["class_imbalance_mean"],
+                lg["class_imbalance_std"],
+                fmt="o-",
+                color=palette(i % 10),
+                label=f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}",
+            )
         ax.set_xlabel("keep fraction")
         ax.set_ylabel("class imbalance (TV distance kept vs pool)")
         ax.grid(True, alpha=0.25)
@@ -387,8 +456,9 @@ def plot_class_balance(cb: pd.DataFrame, out_dir, formats: Sequence[str] = FORMA
     return paths
 
 
-def plot_theory_vs_simulation(curves: pd.DataFrame, out_dir, formats: Sequence[str] = FORMATS,
-                              context: Sequence[str] | None = None) -> list[str]:
+def plot_theory_vs_simulation(
+    curves: pd.DataFrame, out_dir, formats: Sequence[str] = FORMATS, context: Sequence[str] | None = None
+) -> list[str]:
     """Simulated error (markers, ±1 SEM) vs the recorded theory prediction (lines).
 
     Drawn for every curve whose records carry ``extra.eps_theory`` (aggregated
@@ -400,6 +470,7 @@ def plot_theory_vs_simulation(curves: pd.DataFrame, out_dir, formats: Sequence[s
     th = curves.loc[curves["theory"].notna()]
     ctx = _ctx(th, context)
     from matplotlib import colormaps
+
     cmap = colormaps["plasma"]
     paths = []
     for fkey, g in _groups(th, ["dataset", "model"] + ctx + ["x_var"]):
@@ -411,10 +482,10 @@ def plot_theory_vs_simulation(curves: pd.DataFrame, out_dir, formats: Sequence[s
                 kg = kg.sort_values("x")
                 i = keeps.index(kk["keep"]) if kk["keep"] in keeps else 0
                 color = cmap(0.85 * i / max(1, len(keeps) - 1))
-                _errorbar(ax, kg["x"], kg["mean"], kg["sem"], fmt="o", color=color,
-                          label=f"sim keep={_fmt(kk['keep'])}")
-                ax.plot(kg["x"], kg["theory"], "-", color=color, lw=1.2,
-                        label=f"theory keep={_fmt(kk['keep'])}")
+                _errorbar(
+                    ax, kg["x"], kg["mean"], kg["sem"], fmt="o", color=color, label=f"sim keep={_fmt(kk['keep'])}"
+                )
+                ax.plot(kg["x"], kg["theory"], "-", color=color, lw=1.2, label=f"theory keep={_fmt(kk['keep'])}")
             _loglog(ax)
             ax.set_xlabel(fkey["x_var"])
             ax.set_ylabel("test error")

@@ -28,16 +28,17 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import frontier as fr
-from . import panels, plots
 from . import budgets as bg
 from . import compute as cp
+from . import frontier as fr
+from . import panels, plots
 from . import verdict as vd
 from .table import LoadResult, load
 
@@ -45,8 +46,19 @@ __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
 
 #: Leading columns of fits.csv (group keys are inserted after ``kind``).
 FITS_COLUMNS: tuple[str, ...] = (
-    "nu", "nu_lo", "nu_hi", "a", "e_inf", "n_points", "aic_power", "aic_exp", "bic_power",
-    "bic_exp", "preferred", "fit_status", "note",
+    "nu",
+    "nu_lo",
+    "nu_hi",
+    "a",
+    "e_inf",
+    "n_points",
+    "aic_power",
+    "aic_exp",
+    "bic_power",
+    "bic_exp",
+    "preferred",
+    "fit_status",
+    "note",
 )
 
 
@@ -98,19 +110,34 @@ def collect(
     loaded = load(paths, exclude=[] if inside else [out_dir])
     _require_records(loaded, paths, out_dir)
     cfg = {
-        "paths": paths, "out_dir": str(out_dir), "tolerance": tolerance,
+        "paths": paths,
+        "out_dir": str(out_dir),
+        "tolerance": tolerance,
         "x": x if x is not None else "auto (n_train; alpha_prune for dataset=perceptron)",
-        "n_boot": n_boot, "seed": seed, "baseline_metric": baseline_metric,
-        "context": list(context), "formats": list(formats), "log_wandb": log_wandb,
+        "n_boot": n_boot,
+        "seed": seed,
+        "baseline_metric": baseline_metric,
+        "context": list(context),
+        "formats": list(formats),
+        "log_wandb": log_wandb,
         "max_train_error": max_train_error,
     }
-    command = command or (f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
-                          f"tolerance={tolerance!r}, x={x!r}, n_boot={n_boot!r}, seed={seed!r})")
+    command = command or (
+        f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
+        f"tolerance={tolerance!r}, x={x!r}, n_boot={n_boot!r}, seed={seed!r})"
+    )
     ok = flag_undertrained(loaded.ok, max_train_error)
     ok["examples_seen"] = cp.examples_seen(ok) if len(ok) else pd.Series(dtype=float)  # usable as --x
     ctx_cols = fr.resolve_context(ok, context)
-    res = _analyse(ok.loc[~ok["undertrained"]], x=x, n_boot=n_boot, seed=seed, tolerance=tolerance,
-                   context=context, baseline=baseline_metric)
+    res = _analyse(
+        ok.loc[~ok["undertrained"]],
+        x=x,
+        n_boot=n_boot,
+        seed=seed,
+        tolerance=tolerance,
+        context=context,
+        baseline=baseline_metric,
+    )
     res["fits"] = _order_fits(res["fits"], ctx_cols)
     files = _write_tables(out_dir, ok, loaded.failed, res, {"command": command, **cfg})
     plot_paths = _make_plots(res, out_dir / "plots", tolerance, baseline_metric, formats, ctx_cols)
@@ -119,9 +146,19 @@ def collect(
     wb = {"status": "disabled"}
     if log_wandb:
         wb = _log_wandb(log_wandb, out_dir, ok, res["fits"], plot_paths, {"command": command, **cfg})
-    return {"out_dir": str(out_dir), "files": files, "plots": plot_paths, "n_ok": len(ok),
-            "n_failed": len(loaded.failed), "runs": ok, "failed": loaded.failed, "wandb": wb,
-            "command": command, "config": cfg, **res}
+    return {
+        "out_dir": str(out_dir),
+        "files": files,
+        "plots": plot_paths,
+        "n_ok": len(ok),
+        "n_failed": len(loaded.failed),
+        "runs": ok,
+        "failed": loaded.failed,
+        "wandb": wb,
+        "command": command,
+        "config": cfg,
+        **res,
+    }
 
 
 def _resolve_paths(paths, out_dir) -> tuple[list[str], Path]:
@@ -144,15 +181,18 @@ def _require_records(loaded: LoadResult, paths: list[str], out_dir: Path) -> Non
     if loaded.n_records == 0:
         raise NoRecordsError(
             f"no run records (JSON objects with 'run_id' and 'status') found under: {', '.join(paths)} "
-            f"({loaded.files_scanned} JSON file(s) scanned)")
+            f"({loaded.files_scanned} JSON file(s) scanned)"
+        )
     if loaded.ok.empty:
         out_dir.mkdir(parents=True, exist_ok=True)
         loaded.failed.to_csv(out_dir / "failed.csv", index=False)
         reasons = loaded.failed["reason"].fillna(loaded.failed["status"]).astype(str).value_counts()
         raise NoRecordsError(
             f"all {loaded.n_records} record(s) under {', '.join(paths)} failed or are unusable; nothing to fit. "
-            f"Most common reasons: " + "; ".join(f"{n}x {r}" for r, n in reasons.head(3).items())
-            + f". Listed in {out_dir / 'failed.csv'}")
+            f"Most common reasons: "
+            + "; ".join(f"{n}x {r}" for r, n in reasons.head(3).items())
+            + f". Listed in {out_dir / 'failed.csv'}"
+        )
 
 
 def flag_undertrained(ok: pd.DataFrame, max_train_error: float | None) -> pd.DataFrame:
@@ -161,22 +201,33 @@ def flag_undertrained(ok: pd.DataFrame, max_train_error: float | None) -> pd.Dat
     Records without ``train_error`` (older records, or students that do not report it) are not flagged.
     """
     out = ok.copy()
-    te = pd.to_numeric(out["train_error"], errors="coerce") if "train_error" in out else pd.Series(
-        np.nan, index=out.index)
-    out["undertrained"] = (te > max_train_error).fillna(False).astype(bool) if max_train_error is not None \
-        else False
+    te = (
+        pd.to_numeric(out["train_error"], errors="coerce")
+        if "train_error" in out
+        else pd.Series(np.nan, index=out.index)
+    )
+    out["undertrained"] = (te > max_train_error).fillna(False).astype(bool) if max_train_error is not None else False
     return out
 
 
 def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: dict, cfg: dict) -> dict[str, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
-    tables = {"runs.csv": ok, "failed.csv": failed, "summary.csv": res["verdicts"], "gains.csv": res["gains"],
-              "fits.csv": res["fits"], "frontier.csv": res["frontier"], "curves.csv": res["curves"],
-              "error_vs_keep.csv": res["error_vs_keep"], "droppable.csv": res["droppable"],
-              "compute_fits.csv": res["compute"], "budgets.csv": res["budgets"],
-              "budget_holdout.csv": res["budget_holdout"],
-              "class_balance.csv": res["class_balance"]}
+    tables = {
+        "runs.csv": ok,
+        "failed.csv": failed,
+        "summary.csv": res["verdicts"],
+        "gains.csv": res["gains"],
+        "fits.csv": res["fits"],
+        "frontier.csv": res["frontier"],
+        "curves.csv": res["curves"],
+        "error_vs_keep.csv": res["error_vs_keep"],
+        "droppable.csv": res["droppable"],
+        "compute_fits.csv": res["compute"],
+        "budgets.csv": res["budgets"],
+        "budget_holdout.csv": res["budget_holdout"],
+        "class_balance.csv": res["class_balance"],
+    }
     for name, df in tables.items():
         df.to_csv(out_dir / name, index=False)
         files[name] = str(out_dir / name)
@@ -194,20 +245,36 @@ def _write_reports(sections, out_dir: Path) -> dict[str, str]:
 
 
 # =========================================================================== analysis
-def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
-             context: Sequence[str], baseline: str) -> dict[str, pd.DataFrame]:
+def _analyse(
+    ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float, context: Sequence[str], baseline: str
+) -> dict[str, pd.DataFrame]:
     empty = pd.DataFrame()
     if ok.empty:
         fits = pd.DataFrame(columns=["kind", *FITS_COLUMNS])
-        return {"curves": empty, "fits": fits, "frontier": empty, "error_vs_keep": empty, "gains": empty,
-                "verdicts": empty, "droppable": empty, "class_balance": empty, "compute": empty, "answer": [],
-                "budget_cells": empty, "budgets": empty, "budget_holdout": empty}
+        return {
+            "curves": empty,
+            "fits": fits,
+            "frontier": empty,
+            "error_vs_keep": empty,
+            "gains": empty,
+            "verdicts": empty,
+            "droppable": empty,
+            "class_balance": empty,
+            "compute": empty,
+            "answer": [],
+            "budget_cells": empty,
+            "budgets": empty,
+            "budget_holdout": empty,
+        }
     curves = fr.learning_curves(ok, x=x, context=context)
     fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     front = fr.pareto_frontier(ok, x=x, context=context)
-    fits = pd.concat([f for f in (fc, ff) if not f.empty], ignore_index=True) if not (
-        fc.empty and ff.empty) else pd.DataFrame(columns=["kind", *FITS_COLUMNS])
+    fits = (
+        pd.concat([f for f in (fc, ff) if not f.empty], ignore_index=True)
+        if not (fc.empty and ff.empty)
+        else pd.DataFrame(columns=["kind", *FITS_COLUMNS])
+    )
     ctx_cols = fr.resolve_context(ok, context)
     gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
     verdicts = vd.verdict_table(front, fits, gains, context=ctx_cols)
@@ -215,10 +282,15 @@ def _analyse(ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float,
     cells = bg.budget_cells(ok)
     budgets = bg.best_keep_by_budget(cells, compute) if not cells.empty else pd.DataFrame()
     return {
-        "curves": curves, "fits": fits, "frontier": front, "gains": gains, "verdicts": verdicts,
+        "curves": curves,
+        "fits": fits,
+        "frontier": front,
+        "gains": gains,
+        "verdicts": verdicts,
         "answer": (bg.answer_lines(budgets) if not budgets.empty else [])  # a compute study's own question first
-                  + vd.answer_lines(verdicts, gains, baseline, ctx_cols),
-        "budget_cells": cells, "budgets": budgets,
+        + vd.answer_lines(verdicts, gains, baseline, ctx_cols),
+        "budget_cells": cells,
+        "budgets": budgets,
         "budget_holdout": bg.holdout_largest_budget(ok) if not cells.empty else pd.DataFrame(),
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
@@ -236,11 +308,20 @@ def _order_fits(fits: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFrame:
     return fits[lead + [c for c in fits.columns if c not in lead]]
 
 
-_PLOT_PREFIXES = ("panels_", "budgets_", "learning_curves_", "frontier_", "error_vs_keep_", "class_balance_", "theory_vs_sim_")
+_PLOT_PREFIXES = (
+    "panels_",
+    "budgets_",
+    "learning_curves_",
+    "frontier_",
+    "error_vs_keep_",
+    "class_balance_",
+    "theory_vs_sim_",
+)
 
 
-def _make_plots(res: dict, plot_dir: Path, tolerance: float, baseline_metric: str,
-                formats: Sequence[str], ctx_cols: Sequence[str]) -> list[str]:
+def _make_plots(
+    res: dict, plot_dir: Path, tolerance: float, baseline_metric: str, formats: Sequence[str], ctx_cols: Sequence[str]
+) -> list[str]:
     if res["curves"].empty:
         return []
     c = list(ctx_cols)
@@ -250,13 +331,27 @@ def _make_plots(res: dict, plot_dir: Path, tolerance: float, baseline_metric: st
         for f in plot_dir.iterdir():
             if f.is_file() and f.name.startswith(_PLOT_PREFIXES) and f.suffix.lstrip(".") in formats:
                 f.unlink()
-    out = panels.plot_metric_panels(res["curves"], res["frontier"], res["fits"], plot_dir, res["verdicts"],
-                                    baseline=baseline_metric, context=c, formats=formats)
+    out = panels.plot_metric_panels(
+        res["curves"],
+        res["frontier"],
+        res["fits"],
+        plot_dir,
+        res["verdicts"],
+        baseline=baseline_metric,
+        context=c,
+        formats=formats,
+    )
     out += plots.plot_learning_curves(res["curves"], res["fits"], plot_dir, formats, context=c)
-    out += plots.plot_frontiers(res["frontier"], res["fits"], plot_dir, curves=res["curves"],
-                                baseline_metric=baseline_metric, formats=formats, context=c)
-    out += plots.plot_error_vs_keep(res["error_vs_keep"], res["droppable"], plot_dir, tolerance, formats,
-                                    context=c)
+    out += plots.plot_frontiers(
+        res["frontier"],
+        res["fits"],
+        plot_dir,
+        curves=res["curves"],
+        baseline_metric=baseline_metric,
+        formats=formats,
+        context=c,
+    )
+    out += plots.plot_error_vs_keep(res["error_vs_keep"], res["droppable"], plot_dir, tolerance, formats, context=c)
     out += plots.plot_class_balance(res["class_balance"], plot_dir, formats)
     out += bg.plot_budgets(res["budget_cells"], plot_dir, formats) if not res["budget_cells"].empty else []
     out += plots.plot_theory_vs_simulation(res["curves"], plot_dir, formats, context=c)
@@ -285,8 +380,9 @@ def _fits_table(fits: pd.DataFrame, kind: str, ctx_cols: Sequence[str]) -> pd.Da
     f = fits.loc[fits["kind"] == kind]
     if f.empty:
         return f
-    keys = [c for c in (*fr.CURVE_KEYS, *ctx_cols, "x_var")
-            if c in f.columns and not (kind == "frontier" and c == "keep")]
+    keys = [
+        c for c in (*fr.CURVE_KEYS, *ctx_cols, "x_var") if c in f.columns and not (kind == "frontier" and c == "keep")
+    ]
     rows = []
     for _, r in f.iterrows():
         row = {k: _f(r[k], "g") for k in keys}
@@ -297,8 +393,9 @@ def _fits_table(fits: pd.DataFrame, kind: str, ctx_cols: Sequence[str]) -> pd.Da
         row["E∞"] = _f(r["e_inf"])
         row["form"] = "E∞=0" if r.get("power_variant") == "power_law_e0" else "E∞ free"
         row["points"] = f"{_f(r['n_points'], 'g')} ({_f(r.get('n_obs'), 'g')} obs)"
-        row["preferred (ΔAICc)"] = (f"{r['preferred']} ({r['delta_aic']:+.1f})"
-                                   if pd.notna(r.get("delta_aic")) else _f(r["preferred"]))
+        row["preferred (ΔAICc)"] = (
+            f"{r['preferred']} ({r['delta_aic']:+.1f})" if pd.notna(r.get("delta_aic")) else _f(r["preferred"])
+        )
         row["status"] = r["fit_status"]
         row["note"] = _f(r["note"])
         rows.append(row)
@@ -327,15 +424,25 @@ def _summary_table(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFr
     rows = []
     for _, r in verdicts.iterrows():
         row = {k: _f(r[k], "g") for k in keys}
-        row["n range (fitted)"] = (f"{_f(r['x_min'], 'g')}–{_f(r['x_max'], 'g')} "
-                                   f"({_f(r['fit_x_min'], 'g')}–{_f(r['fit_x_max'], 'g')}, {_f(r['fit_points'], 'g')} n)")
-        row["at n: error vs random (keep)"] = ("" if pd.isna(r["gain"]) else
-                                             f"{_f(r['gain_x'], 'g')}: {r['gain_error']:.4f} vs "
-                                             f"{r['gain_baseline_error']:.4f} (k={_f(r['gain_keep'], 'g')})")
-        row["gain vs random"] = ("" if pd.isna(r["gain"]) else f"{r['gain']:+.4f}" + (
-            f" [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]" if pd.notna(r["gain_lo"]) else ""))
-        row["better / worse (of n)"] = (f"{int(r['n_better'])} / {int(r['n_worse'])} (of {int(r['n_shared_x'])})"
-                                        if r["n_shared_x"] else "")
+        row["n range (fitted)"] = (
+            f"{_f(r['x_min'], 'g')}–{_f(r['x_max'], 'g')} "
+            f"({_f(r['fit_x_min'], 'g')}–{_f(r['fit_x_max'], 'g')}, {_f(r['fit_points'], 'g')} n)"
+        )
+        row["at n: error vs random (keep)"] = (
+            ""
+            if pd.isna(r["gain"])
+            else f"{_f(r['gain_x'], 'g')}: {r['gain_error']:.4f} vs "
+            f"{r['gain_baseline_error']:.4f} (k={_f(r['gain_keep'], 'g')})"
+        )
+        row["gain vs random"] = (
+            ""
+            if pd.isna(r["gain"])
+            else f"{r['gain']:+.4f}"
+            + (f" [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]" if pd.notna(r["gain_lo"]) else "")
+        )
+        row["better / worse (of n)"] = (
+            f"{int(r['n_better'])} / {int(r['n_worse'])} (of {int(r['n_shared_x'])})" if r["n_shared_x"] else ""
+        )
         row["ν [95% CI]"] = _nu_cell(r) if pd.notna(r.get("fit_status")) else ""
         row["shape"] = r["shape"]
         row["p power / p exp"] = f"{_f(r['p_power'], '.2g')} / {_f(r['p_exp'], '.2g')}"
@@ -369,9 +476,15 @@ def _best_keep_table(gains: pd.DataFrame, ctx_cols: Sequence[str], max_cols: int
         row = {k: _f(v, "g") for k, v in zip(keys, key if isinstance(key, tuple) else (key,))}
         for xv in xs:
             c = g.loc[g["x"] == xv]
-            row[f"n={xv:g}"] = "" if c.empty else (
-                f"k={c['keep'].iloc[0]:g}: {c['error'].iloc[0]:.4f} ({c['gain'].iloc[0]:+.4f}"
-                + ("*" if c["gain_lo"].iloc[0] > 0 else "†" if c["gain_hi"].iloc[0] < 0 else "") + ")")
+            row[f"n={xv:g}"] = (
+                ""
+                if c.empty
+                else (
+                    f"k={c['keep'].iloc[0]:g}: {c['error'].iloc[0]:.4f} ({c['gain'].iloc[0]:+.4f}"
+                    + ("*" if c["gain_lo"].iloc[0] > 0 else "†" if c["gain_hi"].iloc[0] < 0 else "")
+                    + ")"
+                )
+            )
         rows.append(row)
     return _drop_constant(pd.DataFrame(rows), keys)
 
@@ -382,8 +495,14 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
         S.append(("p", line, None))
     n_flag = int(ok["undertrained"].sum()) if "undertrained" in ok else 0
     if n_flag:
-        S.append(("p", f"⚠ {n_flag} run(s) did not fit their training data (train error above the threshold) "
-                       "and are left out of every fit, frontier and verdict; see 'Flagged runs'.", None))
+        S.append(
+            (
+                "p",
+                f"⚠ {n_flag} run(s) did not fit their training data (train error above the threshold) "
+                "and are left out of every fit, frontier and verdict; see 'Flagged runs'.",
+                None,
+            )
+        )
     for note in _mixed_settings_notes(ok):
         S.append(("p", "⚠ " + note, None))
     S.append(("h2", "Summary: each rule against random pruning", None))
@@ -395,8 +514,17 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
     S.append(("table", "", _best_keep_table(res["gains"], ctx_cols)))
     S += _budget_sections(res)
     S.append(("h2", "Key figures", None))
-    S.append(("images", "", [p for p in plot_paths if p.endswith(".png") and
-                             Path(p).name.startswith(("panels_", "budgets_", "error_vs_keep_"))]))
+    S.append(
+        (
+            "images",
+            "",
+            [
+                p
+                for p in plot_paths
+                if p.endswith(".png") and Path(p).name.startswith(("panels_", "budgets_", "error_vs_keep_"))
+            ],
+        )
+    )
     return S
 
 
@@ -405,12 +533,14 @@ def _budget_sections(res: dict) -> list:
     (observed, predicted by the compute-aware fits, and predicted for the largest budget held out of the fit)."""
     if res["budgets"].empty:
         return []
-    return [("h3", "Equal compute: best error over keep at each step budget (steps budget; same examples seen)", None),
-            ("table", "", _pretty(bg.rules_at_budget(res["budgets"]))),
-            ("h3", "Best keep at each budget: observed and predicted by the compute-aware fits", None),
-            ("table", "", _pretty(res["budgets"], fmt=".4g")),
-            ("h3", "Prediction check: fits without each rule's largest budget, best keep predicted there", None),
-            ("table", "", _pretty(res["budget_holdout"], fmt=".4g"))]
+    return [
+        ("h3", "Equal compute: best error over keep at each step budget (steps budget; same examples seen)", None),
+        ("table", "", _pretty(bg.rules_at_budget(res["budgets"]))),
+        ("h3", "Best keep at each budget: observed and predicted by the compute-aware fits", None),
+        ("table", "", _pretty(res["budgets"], fmt=".4g")),
+        ("h3", "Prediction check: fits without each rule's largest budget, best keep predicted there", None),
+        ("table", "", _pretty(res["budget_holdout"], fmt=".4g")),
+    ]
 
 
 def _mixed_settings_notes(ok: pd.DataFrame) -> list[str]:
@@ -422,13 +552,16 @@ def _mixed_settings_notes(ok: pd.DataFrame) -> list[str]:
         for ds, g in ok.groupby("dataset"):
             vals = sorted({str(v) for v in g[col].dropna()})
             if len(vals) > 1:
-                notes.append(f"dataset {ds} mixes {len(vals)} {what} ({', '.join(vals[:4])}): "
-                             "they are analysed as separate groups, never pooled.")
+                notes.append(
+                    f"dataset {ds} mixes {len(vals)} {what} ({', '.join(vals[:4])}): "
+                    "they are analysed as separate groups, never pooled."
+                )
     return notes
 
 
-def _detail_sections(loaded: LoadResult, ok: pd.DataFrame, res: dict, tolerance: float,
-                     ctx_cols: Sequence[str], plot_paths: list[str]) -> list:
+def _detail_sections(
+    loaded: LoadResult, ok: pd.DataFrame, res: dict, tolerance: float, ctx_cols: Sequence[str], plot_paths: list[str]
+) -> list:
     fits = res["fits"]
     S: list[tuple[str, str, Any]] = [("h2", "Detailed fits", None), ("p", _METHOD_NOTE, None)]
     S.append(("h3", "Pareto frontiers (best over keep and pool size at each n)", None))
@@ -436,20 +569,41 @@ def _detail_sections(loaded: LoadResult, ok: pd.DataFrame, res: dict, tolerance:
     S.append(("h3", "Learning curves (fixed keep, n varies with pool size)", None))
     S.append(("table", "", _fits_table(fits, "curve", ctx_cols)))
     S.append(("h3", f"Droppable fraction (tolerance {tolerance:g} absolute error)", None))
-    S.append(("p", "Smallest tested keep such that every keep at or above it has mean error ≤ "
-                   "full-data (keep=1) error + tolerance; droppable = 1 − min_keep.", None))
+    S.append(
+        (
+            "p",
+            "Smallest tested keep such that every keep at or above it has mean error ≤ "
+            "full-data (keep=1) error + tolerance; droppable = 1 − min_keep.",
+            None,
+        )
+    )
     S.append(("table", "", _pretty(res["droppable"], drop=("tolerance",))))
     if not res["compute"].empty:
         S.append(("h3", "Compute-aware fits (Goyal et al. 2024)", None))
-        S.append(("p", "Per keep: error = a·e^b over the first pass of the kept set, each later pass j worth "
-                       "b·0.5^(j/τ) (τ = half-life in passes), fitted on runs of different sizes and budgets "
-                       "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells.", None))
+        S.append(
+            (
+                "p",
+                "Per keep: error = a·e^b over the first pass of the kept set, each later pass j worth "
+                "b·0.5^(j/τ) (τ = half-life in passes), fitted on runs of different sizes and budgets "
+                "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells.",
+                None,
+            )
+        )
         S.append(("table", "", _pretty(res["compute"], fmt=".3g")))
     S.append(("h3", "Class balance of the kept sets", None))
     S.append(("table", "", _pretty(res["class_balance"], fmt=".3g")))
     S.append(("h3", "More figures", None))
-    S.append(("images", "", [p for p in plot_paths if p.endswith(".png") and
-                             not Path(p).name.startswith(("panels_", "error_vs_keep_"))]))
+    S.append(
+        (
+            "images",
+            "",
+            [
+                p
+                for p in plot_paths
+                if p.endswith(".png") and not Path(p).name.startswith(("panels_", "error_vs_keep_"))
+            ],
+        )
+    )
     S += _flagged_sections(loaded, ok)
     return S
 
@@ -458,47 +612,113 @@ def _flagged_sections(loaded: LoadResult, ok: pd.DataFrame) -> list:
     S: list[tuple[str, str, Any]] = []
     flagged = ok.loc[ok["undertrained"]] if "undertrained" in ok else ok.iloc[:0]
     S.append(("h2", f"Flagged runs: did not fit their training data ({len(flagged)})", None))
-    cols = [c for c in ("run_id", "metric", "strategy", "keep", "pool_size", "n_train", "seed", "steps",
-                        "epochs", "train_error", "test_error") if c in flagged]
-    S.append(("table", "Left out of fits, frontiers and verdicts." if len(flagged) else "",
-              _pretty(flagged[cols].head(100))))
+    cols = [
+        c
+        for c in (
+            "run_id",
+            "metric",
+            "strategy",
+            "keep",
+            "pool_size",
+            "n_train",
+            "seed",
+            "steps",
+            "epochs",
+            "train_error",
+            "test_error",
+        )
+        if c in flagged
+    ]
+    S.append(
+        ("table", "Left out of fits, frontiers and verdicts." if len(flagged) else "", _pretty(flagged[cols].head(100)))
+    )
     failed = loaded.failed
     S.append(("h2", f"Failed or unusable records ({len(failed)})", None))
     if len(failed):
-        cols = [c for c in ("run_id", "status", "reason", "superseded", "dataset", "metric", "keep",
-                            "pool_size", "seed", "source") if c in failed]
-        S.append(("table", "" if len(failed) <= 50 else "First 50 shown; see failed.csv.",
-                  _pretty(failed[cols].head(50))))
+        cols = [
+            c
+            for c in (
+                "run_id",
+                "status",
+                "reason",
+                "superseded",
+                "dataset",
+                "metric",
+                "keep",
+                "pool_size",
+                "seed",
+                "source",
+            )
+            if c in failed
+        ]
+        S.append(
+            ("table", "" if len(failed) <= 50 else "First 50 shown; see failed.csv.", _pretty(failed[cols].head(50)))
+        )
     return S
 
 
 def _config_sections(loaded: LoadResult, cfg: dict, command: str) -> list:
     ok, failed = loaded.ok, loaded.failed
-    summary = pd.DataFrame([
-        ("JSON files scanned", loaded.files_scanned),
-        ("non-record JSON skipped", loaded.non_record_json),
-        ("duplicate record files ignored", len(loaded.duplicates)),
-        ("successful runs", len(ok)),
-        ("failed / unusable records", len(failed)),
-        ("… of which superseded by an ok record of the same run",
-         int(failed["superseded"].fillna(False).astype(bool).sum()) if "superseded" in failed else 0),
-        *[(c, _distinct(ok, c)) for c in ("dataset", "model", "metric", "strategy", "keep", "pool_size",
-                                          "seed", "budget", "label_noise", "test_key", "sweep")
-          if c in ok and ok[c].notna().any()],
-    ], columns=["item", "value"])
-    return [("h2", "Inputs", None), ("table", "", _pretty(summary)),
-            ("h2", "Command and configuration", None), ("code", command, None),
-            ("code", json.dumps(cfg, indent=2, default=str), None)]
+    summary = pd.DataFrame(
+        [
+            ("JSON files scanned", loaded.files_scanned),
+            ("non-record JSON skipped", loaded.non_record_json),
+            ("duplicate record files ignored", len(loaded.duplicates)),
+            ("successful runs", len(ok)),
+            ("failed / unusable records", len(failed)),
+            (
+                "… of which superseded by an ok record of the same run",
+                int(failed["superseded"].fillna(False).astype(bool).sum()) if "superseded" in failed else 0,
+            ),
+            *[
+                (c, _distinct(ok, c))
+                for c in (
+                    "dataset",
+                    "model",
+                    "metric",
+                    "strategy",
+                    "keep",
+                    "pool_size",
+                    "seed",
+                    "budget",
+                    "label_noise",
+                    "test_key",
+                    "sweep",
+                )
+                if c in ok and ok[c].notna().any()
+            ],
+        ],
+        columns=["item", "value"],
+    )
+    return [
+        ("h2", "Inputs", None),
+        ("table", "", _pretty(summary)),
+        ("h2", "Command and configuration", None),
+        ("code", command, None),
+        ("code", json.dumps(cfg, indent=2, default=str), None),
+    ]
 
 
-def _sections(loaded: LoadResult, ok: pd.DataFrame, res: dict, cfg: dict, command: str,
-              plot_paths: list[str], tolerance: float, ctx_cols: Sequence[str]) -> list[tuple[str, str, Any]]:
+def _sections(
+    loaded: LoadResult,
+    ok: pd.DataFrame,
+    res: dict,
+    cfg: dict,
+    command: str,
+    plot_paths: list[str],
+    tolerance: float,
+    ctx_cols: Sequence[str],
+) -> list[tuple[str, str, Any]]:
     """The report, answer first: answer, summary, key figures; then details, flagged runs, configuration."""
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     S: list[tuple[str, str, Any]] = [
         ("h1", "Data-pruning benchmark report", None),
-        ("p", f"Generated {now} by bench.collect from {len(ok)} successful run(s) in {len(cfg['paths'])} "
-              "path(s).", None)]
+        (
+            "p",
+            f"Generated {now} by bench.collect from {len(ok)} successful run(s) in {len(cfg['paths'])} path(s).",
+            None,
+        ),
+    ]
     S += _answer_sections(ok, res, ctx_cols, plot_paths)
     S += _detail_sections(loaded, ok, res, tolerance, ctx_cols, plot_paths)
     S += _config_sections(loaded, cfg, command)
@@ -537,8 +757,7 @@ def _md_table(df: pd.DataFrame) -> str:
     if df is None or df.empty:
         return "_(none)_"
     cols = list(df.columns)
-    lines = ["| " + " | ".join(_md_escape(c) for c in cols) + " |",
-             "|" + "|".join("---" for _ in cols) + "|"]
+    lines = ["| " + " | ".join(_md_escape(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, r in df.iterrows():
         lines.append("| " + " | ".join(_md_escape(r[c]) for c in cols) + " |")
     return "\n".join(lines)
@@ -605,17 +824,26 @@ def _render_html(sections) -> str:
             for p in payload:
                 data = base64.b64encode(Path(p).read_bytes()).decode("ascii")
                 cap = html.escape(Path(p).stem)
-                body.append(f'<figure><img alt="{cap}" src="data:image/png;base64,{data}">'
-                            f"<figcaption>{cap}</figcaption></figure>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n" + _LOADED_SCRIPT + "\n</body></html>\n")
+                body.append(
+                    f'<figure><img alt="{cap}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{cap}</figcaption></figure>"
+                )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n"
+        + _LOADED_SCRIPT
+        + "\n</body></html>\n"
+    )
 
 
 #: Marks the body with how many images decoded (``data-images-loaded``): a browser test reads it back.
-_LOADED_SCRIPT = ("<script>window.addEventListener('load',function(){document.body.dataset.imagesLoaded="
-                  "Array.prototype.filter.call(document.images,function(i){return i.complete&&i.naturalWidth>0;})"
-                  ".length;});</script>")
+_LOADED_SCRIPT = (
+    "<script>window.addEventListener('load',function(){document.body.dataset.imagesLoaded="
+    "Array.prototype.filter.call(document.images,function(i){return i.complete&&i.naturalWidth>0;})"
+    ".length;});</script>"
+)
 
 
 # =========================================================================== wandb
@@ -624,8 +852,9 @@ def _wandb_frame(df: pd.DataFrame) -> pd.DataFrame:
     return d.where(pd.notna(d), None)
 
 
-def _log_wandb(log_wandb: bool | str, out_dir: Path, runs: pd.DataFrame, fits: pd.DataFrame,
-               plot_paths: list[str], config: dict) -> dict:
+def _log_wandb(
+    log_wandb: bool | str, out_dir: Path, runs: pd.DataFrame, fits: pd.DataFrame, plot_paths: list[str], config: dict
+) -> dict:
     """Log runs/fits tables and PNG plots to a wandb ``collect`` run; never raises."""
     try:
         import wandb  # noqa: PLC0415 - optional dependency, imported lazily
@@ -635,8 +864,13 @@ def _log_wandb(log_wandb: bool | str, out_dir: Path, runs: pd.DataFrame, fits: p
     mode = os.environ.get("WANDB_MODE", "offline")
     project = log_wandb if isinstance(log_wandb, str) else os.environ.get("WANDB_PROJECT", "data-pruning")
     try:
-        run = wandb.init(project=project, job_type="collect", mode=mode, dir=str(out_dir),
-                         config=json.loads(json.dumps(config, default=str)))
+        run = wandb.init(
+            project=project,
+            job_type="collect",
+            mode=mode,
+            dir=str(out_dir),
+            config=json.loads(json.dumps(config, default=str)),
+        )
         try:
             payload: dict[str, Any] = {
                 "runs": wandb.Table(dataframe=_wandb_frame(runs)),
@@ -646,8 +880,12 @@ def _log_wandb(log_wandb: bool | str, out_dir: Path, runs: pd.DataFrame, fits: p
                 if p.endswith(".png"):
                     payload[f"plots/{Path(p).stem}"] = wandb.Image(p)
             wandb.log(payload)
-            info = {"status": "logged", "mode": mode, "project": project,
-                    "run_dir": getattr(run, "dir", None) if run is not None else None}
+            info = {
+                "status": "logged",
+                "mode": mode,
+                "project": project,
+                "run_dir": getattr(run, "dir", None) if run is not None else None,
+            }
         finally:
             wandb.finish()
         return info

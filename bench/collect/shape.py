@@ -48,10 +48,10 @@ class ShapeVerdict:
 
     shape: str = NOT_DETERMINABLE
     shape_reason: str = ""
-    p_power: float = math.nan       # lack-of-fit p-value of the power law (E_inf free)
-    p_exp: float = math.nan         # lack-of-fit p-value of the exponential
-    curvature: float = math.nan     # quadratic coefficient of log E on log x (per-x means); < 0 bends below
-    noise_sd: float = math.nan      # pooled seed-to-seed sd of log error (relative noise)
+    p_power: float = math.nan  # lack-of-fit p-value of the power law (E_inf free)
+    p_exp: float = math.nan  # lack-of-fit p-value of the exponential
+    curvature: float = math.nan  # quadratic coefficient of log E on log x (per-x means); < 0 bends below
+    noise_sd: float = math.nan  # pooled seed-to-seed sd of log error (relative noise)
     df_pure: int = 0
     alpha: float = 0.05
 
@@ -105,8 +105,9 @@ def _decide(p_pow: float, p_exp: float, curv: float, rss_pow: float, rss_exp: fl
     return NOT_DETERMINABLE, f"neither form fits (p_power={p_pow:.2g}, p_exp={p_exp:.2g}){bend}"
 
 
-def judge_shape(x, y, rss_power: float, rss_exp: float, *, alpha: float = 0.05,
-                min_points: int = CURVE_PARAMS + 2) -> ShapeVerdict:
+def judge_shape(
+    x, y, rss_power: float, rss_exp: float, *, alpha: float = 0.05, min_points: int = CURVE_PARAMS + 2
+) -> ShapeVerdict:
     """The verdict for seed-level observations ``(x, y)`` (y > 0) given each form's log-space RSS on them.
 
     ``rss_power`` / ``rss_exp`` are the residual sums of squares of log errors of the fitted power law (E_inf
@@ -130,6 +131,7 @@ def judge_shape(x, y, rss_power: float, rss_exp: float, *, alpha: float = 0.05,
     if not np.isfinite(v.p_power):
         v.shape_reason = "power-law fit failed"
         return v
-    v.shape, v.shape_reason = _decide(v.p_power, v.p_exp, v.curvature, rss_power,
-                                      rss_exp if np.isfinite(rss_exp) else math.inf, alpha)
+    v.shape, v.shape_reason = _decide(
+        v.p_power, v.p_exp, v.curvature, rss_power, rss_exp if np.isfinite(rss_exp) else math.inf, alpha
+    )
     return v

@@ -38,9 +38,10 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,27 +62,78 @@ __all__ = [
 #: Columns guaranteed to exist in both frames returned by :func:`load_records`
 #: (filled with NaN/None when a record lacks them), in this order.
 CORE_COLUMNS: tuple[str, ...] = (
-    "run_id", "status", "reason", "sweep", "dataset", "pool_size", "metric", "strategy",
-    "keep", "n_train", "model", "seed", "budget", "epochs", "steps", "min_steps", "steps_floor_applied",
-    "label_noise", "noisy_kept", "noisy_kept_frac", "test_error", "test_accuracy", "test_loss",
-    "train_error", "train_loss", "test_key", "n_test", "n_classes", "class_imbalance", "class_min_ratio",
-    "kept_score_mean", "kept_score_std", "kept_score_min", "kept_score_max", "curve_points", "wall_time_s",
+    "run_id",
+    "status",
+    "reason",
+    "sweep",
+    "dataset",
+    "pool_size",
+    "metric",
+    "strategy",
+    "keep",
+    "n_train",
+    "model",
+    "seed",
+    "budget",
+    "epochs",
+    "steps",
+    "min_steps",
+    "steps_floor_applied",
+    "label_noise",
+    "noisy_kept",
+    "noisy_kept_frac",
+    "test_error",
+    "test_accuracy",
+    "test_loss",
+    "train_error",
+    "train_loss",
+    "test_key",
+    "n_test",
+    "n_classes",
+    "class_imbalance",
+    "class_min_ratio",
+    "kept_score_mean",
+    "kept_score_std",
+    "kept_score_min",
+    "kept_score_max",
+    "curve_points",
+    "wall_time_s",
     "source",
 )
 
 _NUMERIC = (
-    "pool_size", "keep", "n_train", "seed", "epochs", "steps", "min_steps", "label_noise", "noisy_kept",
-    "noisy_kept_frac", "test_error", "test_accuracy", "test_loss", "train_error", "train_loss", "n_test",
-    "n_classes", "class_imbalance", "class_min_ratio", "kept_score_mean", "kept_score_std",
-    "kept_score_min", "kept_score_max", "curve_points", "wall_time_s",
+    "pool_size",
+    "keep",
+    "n_train",
+    "seed",
+    "epochs",
+    "steps",
+    "min_steps",
+    "label_noise",
+    "noisy_kept",
+    "noisy_kept_frac",
+    "test_error",
+    "test_accuracy",
+    "test_loss",
+    "train_error",
+    "train_loss",
+    "n_test",
+    "n_classes",
+    "class_imbalance",
+    "class_min_ratio",
+    "kept_score_mean",
+    "kept_score_std",
+    "kept_score_min",
+    "kept_score_max",
+    "curve_points",
+    "wall_time_s",
 )
 
 #: Fields an ``ok`` record needs to be placed on a curve; one without them is listed as ``invalid``.
 REQUIRED_OK_FIELDS: tuple[str, ...] = ("dataset", "model", "metric", "strategy", "keep", "n_train", "pool_size")
 
 # Top-level fields that get special treatment in flatten_record.
-_STRUCTURED = {"curve", "class_hist_kept", "class_hist_pool", "config", "extra", "versions",
-               "kept_score_stats"}
+_STRUCTURED = {"curve", "class_hist_kept", "class_hist_pool", "config", "extra", "versions", "kept_score_stats"}
 
 # Keep fractions are floats read from JSON; round them so that 0.1 written by
 # two different code paths groups together.
@@ -163,8 +215,9 @@ def _to_float(v: Any) -> float:
 
 
 # --------------------------------------------------------------------------- discovery
-def find_record_files(paths: str | os.PathLike | Iterable[str | os.PathLike],
-                      exclude: Iterable[str | os.PathLike] = ()) -> list[Path]:
+def find_record_files(
+    paths: str | os.PathLike | Iterable[str | os.PathLike], exclude: Iterable[str | os.PathLike] = ()
+) -> list[Path]:
     """All ``*.json`` files under ``paths`` (directories are searched recursively).
 
     Files given explicitly are included whatever their suffix.  Files under any
@@ -192,7 +245,7 @@ def find_record_files(paths: str | os.PathLike | Iterable[str | os.PathLike],
 
 def _read_json(path: Path) -> tuple[Any, str | None]:
     try:
-        with open(path, "r", encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             return json.load(fh), None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         return None, f"{type(e).__name__}: {e}"
@@ -245,8 +298,9 @@ def flatten_record(rec: dict, source: str | os.PathLike | None = None) -> dict[s
     fixed_steps = ((cfg or {}).get("train") or {}).get("steps") if isinstance(cfg, dict) else None
     if fixed_steps is not None:  # a fixed optimiser-step budget (train.steps): runs of different ones never pool
         row["step_budget"] = int(fixed_steps)
-    row["config_json"] = (json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
-                          if cfg is not None else None)
+    row["config_json"] = (
+        json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str) if cfg is not None else None
+    )
     if source is not None:
         row["source"] = str(source)
     return row
@@ -278,8 +332,12 @@ def _iter_raw(files: list[Path]) -> Iterator[tuple[Path, Any, str | None]]:
         yield f, obj, err
 
 
-def load(paths: str | os.PathLike | Iterable[str | os.PathLike], *, dedupe: bool = True,
-         exclude: Iterable[str | os.PathLike] = ()) -> LoadResult:
+def load(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    dedupe: bool = True,
+    exclude: Iterable[str | os.PathLike] = (),
+) -> LoadResult:
     """Load all run records under ``paths``; see :func:`load_records` for the frames.
 
     Duplicated ``run_id`` s are resolved per kind: the newest ``ok`` file is the
@@ -300,8 +358,9 @@ def load(paths: str | os.PathLike | Iterable[str | os.PathLike], *, dedupe: bool
         if err is not None:
             # A truncated/half-written record is far more likely than a corrupt
             # unrelated JSON file, so list it rather than skipping it.
-            bad_rows.append({"run_id": f.stem, "status": "unreadable", "reason": err,
-                             "source": str(f), "_mtime": _mtime(f)})
+            bad_rows.append(
+                {"run_id": f.stem, "status": "unreadable", "reason": err, "source": str(f), "_mtime": _mtime(f)}
+            )
             continue
         if not _is_record(obj):
             non_record += 1
@@ -316,8 +375,10 @@ def load(paths: str | os.PathLike | Iterable[str | os.PathLike], *, dedupe: bool
                 row["status"], row["reason"] = "invalid", "status 'ok' but missing field(s): " + ", ".join(missing)
                 bad_rows.append(row)
             elif not math.isfinite(te):
-                row["reason"] = (f"status 'ok' but test_error={obj.get('test_error')!r}; "
-                                 + (str(row.get("reason")) if row.get("reason") else "")).rstrip("; ")
+                row["reason"] = (
+                    f"status 'ok' but test_error={obj.get('test_error')!r}; "
+                    + (str(row.get("reason")) if row.get("reason") else "")
+                ).rstrip("; ")
                 row["status"] = "invalid"
                 bad_rows.append(row)
             else:
@@ -329,17 +390,29 @@ def load(paths: str | os.PathLike | Iterable[str | os.PathLike], *, dedupe: bool
     if dedupe:
         ok_rows, bad_rows, duplicates = _dedupe(ok_rows, bad_rows)
         if duplicates:
-            warnings.warn(f"{len(duplicates)} duplicate run record file(s) ignored (same run_id): "
-                          + ", ".join(duplicates[:5]) + (" ..." if len(duplicates) > 5 else ""),
-                          stacklevel=2)
+            warnings.warn(
+                f"{len(duplicates)} duplicate run record file(s) ignored (same run_id): "
+                + ", ".join(duplicates[:5])
+                + (" ..." if len(duplicates) > 5 else ""),
+                stacklevel=2,
+            )
     for r in ok_rows + bad_rows:
         r.pop("_mtime", None)
     ok = _frame(ok_rows)
     failed = _frame(bad_rows)
-    ok = ok.sort_values(["dataset", "model", "metric", "strategy", "pool_size", "keep", "seed",
-                         "run_id"], na_position="last", kind="stable").reset_index(drop=True)
-    return LoadResult(ok=ok, failed=failed, files_scanned=len(files), non_record_json=non_record,
-                      duplicates=duplicates, roots=[str(p) for p in paths])
+    ok = ok.sort_values(
+        ["dataset", "model", "metric", "strategy", "pool_size", "keep", "seed", "run_id"],
+        na_position="last",
+        kind="stable",
+    ).reset_index(drop=True)
+    return LoadResult(
+        ok=ok,
+        failed=failed,
+        files_scanned=len(files),
+        non_record_json=non_record,
+        duplicates=duplicates,
+        roots=[str(p) for p in paths],
+    )
 
 
 def _mtime(f: Path) -> float:
@@ -363,8 +436,7 @@ def _dedupe(ok_rows: list[dict], bad_rows: list[dict]) -> tuple[list[dict], list
         for r in rows:
             rid = str(r.get("run_id"))
             if rid in best:
-                keep, drop = (r, best[rid]) if r.get("_mtime", 0.0) > best[rid].get("_mtime", 0.0) \
-                    else (best[rid], r)
+                keep, drop = (r, best[rid]) if r.get("_mtime", 0.0) > best[rid].get("_mtime", 0.0) else (best[rid], r)
                 dropped.append(str(drop.get("source")))
                 best[rid] = keep
             else:
@@ -398,7 +470,7 @@ def load_curves(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.Da
     """
     ids = ("run_id", "dataset", "model", "metric", "strategy", "keep", "pool_size", "n_train", "seed")
     rows: list[dict] = []
-    for f, obj, err in _iter_raw(find_record_files(paths)):
+    for _f, obj, err in _iter_raw(find_record_files(paths)):
         if err is not None or not _is_record(obj) or obj.get("status") != "ok":
             continue
         for pt in obj.get("curve") or []:

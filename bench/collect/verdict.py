@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,15 +65,27 @@ def paired_gain(base: dict[int, float], rule: dict[int, float], ci: float = 0.95
         d = np.array([base[s] - rule[s] for s in common])
         se = float(d.std(ddof=1) / math.sqrt(len(d)))
         t = stats.t.ppf(q, len(d) - 1)
-        return {"gain": float(d.mean()), "gain_lo": float(d.mean() - t * se), "gain_hi": float(d.mean() + t * se),
-                "gain_se": se, "n_pairs": len(d), "paired": True}
+        return {
+            "gain": float(d.mean()),
+            "gain_lo": float(d.mean() - t * se),
+            "gain_hi": float(d.mean() + t * se),
+            "gain_se": se,
+            "n_pairs": len(d),
+            "paired": True,
+        }
     b, r = np.array(list(base.values())), np.array(list(rule.values()))
-    out = {"gain": float(b.mean() - r.mean()) if len(b) and len(r) else math.nan, "gain_lo": math.nan,
-           "gain_hi": math.nan, "gain_se": math.nan, "n_pairs": 0, "paired": False}
+    out = {
+        "gain": float(b.mean() - r.mean()) if len(b) and len(r) else math.nan,
+        "gain_lo": math.nan,
+        "gain_hi": math.nan,
+        "gain_se": math.nan,
+        "n_pairs": 0,
+        "paired": False,
+    }
     if len(b) >= 2 and len(r) >= 2:
         vb, vr = b.var(ddof=1) / len(b), r.var(ddof=1) / len(r)
         se = math.sqrt(vb + vr)
-        dof = (vb + vr) ** 2 / max(vb ** 2 / (len(b) - 1) + vr ** 2 / (len(r) - 1), 1e-300)
+        dof = (vb + vr) ** 2 / max(vb**2 / (len(b) - 1) + vr**2 / (len(r) - 1), 1e-300)
         t = stats.t.ppf(q, dof)
         out.update(gain_lo=out["gain"] - t * se, gain_hi=out["gain"] + t * se, gain_se=se)
     return out
@@ -84,8 +96,9 @@ def _baseline_rows(frontier: pd.DataFrame, baseline: str, share: list[str]) -> d
     return {k if isinstance(k, tuple) else (k,): g for k, g in base.groupby(share, dropna=False)}
 
 
-def gains_vs_baseline(frontier: pd.DataFrame, baseline: str = "random", *, ci: float = 0.95,
-                      context: Sequence[str] = ()) -> pd.DataFrame:
+def gains_vs_baseline(
+    frontier: pd.DataFrame, baseline: str = "random", *, ci: float = 0.95, context: Sequence[str] = ()
+) -> pd.DataFrame:
     """Gain of every non-baseline frontier point over the baseline's frontier point at the same x.
 
     The baseline is the same strategy's baseline run when it exists (random pruning under keep_hard and
@@ -105,10 +118,20 @@ def gains_vs_baseline(frontier: pd.DataFrame, baseline: str = "random", *, ci: f
         same = cand.loc[cand["strategy"] == r["strategy"]]
         b = (same if len(same) else cand).iloc[0]
         g = paired_gain(_seed_errors(b["seed_errors"]), _seed_errors(r["seed_errors"]), ci)
-        rows.append({**{c: r[c] for c in (*_GROUP, *ctx, "x_var", "x")}, "keep": r["keep"],
-                     "pool_size": r["pool_size"], "error": r["mean"], "error_sem": r["sem"],
-                     "baseline_strategy": b["strategy"], "baseline_keep": b["keep"], "baseline_error": b["mean"],
-                     **g, "ci_level": ci})
+        rows.append(
+            {
+                **{c: r[c] for c in (*_GROUP, *ctx, "x_var", "x")},
+                "keep": r["keep"],
+                "pool_size": r["pool_size"],
+                "error": r["mean"],
+                "error_sem": r["sem"],
+                "baseline_strategy": b["strategy"],
+                "baseline_keep": b["keep"],
+                "baseline_error": b["mean"],
+                **g,
+                "ci_level": ci,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -121,19 +144,36 @@ def pruned_gains(gains: pd.DataFrame) -> pd.DataFrame:
 def _gain_summary(gains: pd.DataFrame) -> dict:
     """The gain at the largest n where pruning is in play, and at how many n it is clearly +/-."""
     if gains.empty:
-        return {"gain_x": math.nan, "gain_keep": math.nan, "gain_error": math.nan, "gain_baseline_error": math.nan,
-                "gain": math.nan, "gain_lo": math.nan, "gain_hi": math.nan,
-                "n_shared_x": 0, "n_better": 0, "n_worse": 0}
+        return {
+            "gain_x": math.nan,
+            "gain_keep": math.nan,
+            "gain_error": math.nan,
+            "gain_baseline_error": math.nan,
+            "gain": math.nan,
+            "gain_lo": math.nan,
+            "gain_hi": math.nan,
+            "n_shared_x": 0,
+            "n_better": 0,
+            "n_worse": 0,
+        }
     last = pruned_gains(gains).sort_values("x").iloc[-1]
-    return {"gain_x": last["x"], "gain_keep": last["keep"], "gain_error": last["error"],
-            "gain_baseline_error": last["baseline_error"],
-            "gain": last["gain"], "gain_lo": last["gain_lo"], "gain_hi": last["gain_hi"],
-            "n_shared_x": len(gains), "n_better": int((gains["gain_lo"] > 0).sum()),
-            "n_worse": int((gains["gain_hi"] < 0).sum())}
+    return {
+        "gain_x": last["x"],
+        "gain_keep": last["keep"],
+        "gain_error": last["error"],
+        "gain_baseline_error": last["baseline_error"],
+        "gain": last["gain"],
+        "gain_lo": last["gain_lo"],
+        "gain_hi": last["gain_hi"],
+        "n_shared_x": len(gains),
+        "n_better": int((gains["gain_lo"] > 0).sum()),
+        "n_worse": int((gains["gain_hi"] < 0).sum()),
+    }
 
 
-def verdict_table(frontier: pd.DataFrame, fits: pd.DataFrame, gains: pd.DataFrame, *,
-                  context: Sequence[str] = ()) -> pd.DataFrame:
+def verdict_table(
+    frontier: pd.DataFrame, fits: pd.DataFrame, gains: pd.DataFrame, *, context: Sequence[str] = ()
+) -> pd.DataFrame:
     """One row per frontier (metric, strategy, context): exponent, shape verdict and gain over the baseline."""
     if frontier.empty:
         return pd.DataFrame()
@@ -145,8 +185,13 @@ def verdict_table(frontier: pd.DataFrame, fits: pd.DataFrame, gains: pd.DataFram
         k = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         fit = _match(ff, k)
         gg = _match_all(gains, k) if not gains.empty else gains
-        row = {**k, "x_min": g["x"].min(), "x_max": g["x"].max(), "n_x": len(g),
-               "best_error_at_x_max": g.sort_values("x")["mean"].iloc[-1]}
+        row = {
+            **k,
+            "x_min": g["x"].min(),
+            "x_max": g["x"].max(),
+            "n_x": len(g),
+            "best_error_at_x_max": g.sort_values("x")["mean"].iloc[-1],
+        }
         fit_cols = {"fit_x_min": "x_min", "fit_x_max": "x_max", "fit_points": "n_points"}
         for c, src in fit_cols.items():
             row[c] = fit[src] if fit is not None and src in fit else math.nan
@@ -182,8 +227,9 @@ def _fmt_gain(r) -> str:
     return f"{r['gain']:+.4f} [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]"
 
 
-def answer_lines(verdicts: pd.DataFrame, gains: pd.DataFrame, baseline: str = "random",
-                 context: Sequence[str] = ()) -> list[str]:
+def answer_lines(
+    verdicts: pd.DataFrame, gains: pd.DataFrame, baseline: str = "random", context: Sequence[str] = ()
+) -> list[str]:
     """Plain-language answers, one per (dataset, model, context) group."""
     if verdicts.empty:
         return ["No frontier could be formed: nothing to compare."]
@@ -209,15 +255,25 @@ def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
         pruned = pruned_gains(gains)
         xmax = pruned["x"].max()
         top = pruned.loc[pruned["x"] == xmax].sort_values("error").iloc[0]
-        sig = ("better than" if top["gain_lo"] > 0 else "worse than" if top["gain_hi"] < 0
-               else "not distinguishable from")
-        parts.append(f"at the largest n where pruning is in play (n = {xmax:g}), the best rule is {top['metric']} {top['strategy']} "
-                     f"(keep {top['keep']:g}, error {top['error']:.4f}), {sig} {baseline} "
-                     f"(gain {_fmt_gain(top)}).")
+        sig = (
+            "better than" if top["gain_lo"] > 0 else "worse than" if top["gain_hi"] < 0 else "not distinguishable from"
+        )
+        parts.append(
+            f"at the largest n where pruning is in play (n = {xmax:g}), the best rule is {top['metric']} {top['strategy']} "
+            f"(keep {top['keep']:g}, error {top['error']:.4f}), {sig} {baseline} "
+            f"(gain {_fmt_gain(top)})."
+        )
         n_any = int((rules["n_better"] > 0).sum())
         parts.append(f"{n_any} of {len(rules)} rules beat {baseline} at some n (interval above 0).")
     bends = rules.loc[rules["shape"] == "bends below"]
-    parts.append(f"{baseline}'s frontier: {base_shape}; " + (
-        "frontiers that bend below a power law: " + ", ".join(f"{r.metric} {r.strategy}" for r in bends.itertuples())
-        if len(bends) else "no rule's frontier bends below a power law") + ".")
+    parts.append(
+        f"{baseline}'s frontier: {base_shape}; "
+        + (
+            "frontiers that bend below a power law: "
+            + ", ".join(f"{r.metric} {r.strategy}" for r in bends.itertuples())
+            if len(bends)
+            else "no rule's frontier bends below a power law"
+        )
+        + "."
+    )
     return " ".join(parts)

@@ -95,8 +95,10 @@ def build_dataset(name: str, resize: Optional[int] = None, **kwargs: Any) -> Spl
     splits = DATASETS.get(name)(**kwargs)
     if resize:
         if not splits.in_memory or len(splits.input_shape) != 3:
-            raise DatasetError(f"dataset.resize={resize} applies to in-memory image datasets, not {name!r}"
-                               + (" (use dataset.image_size)" if name == "imagenet" else ""))
+            raise DatasetError(
+                f"dataset.resize={resize} applies to in-memory image datasets, not {name!r}"
+                + (" (use dataset.image_size)" if name == "imagenet" else "")
+            )
         splits.resize = int(resize)
     return splits
 
@@ -168,7 +170,7 @@ def make_pool(splits: Splits, pool_size: Optional[int], seed: int, label_noise: 
 
 
 # Register the builders (import for side effects).
-from bench.data import small as _small  # noqa: E402,F401
-from bench.data import vision as _vision  # noqa: E402,F401
 from bench.data import folder as _folder  # noqa: E402,F401
 from bench.data import perceptron as _perceptron  # noqa: E402,F401
+from bench.data import small as _small  # noqa: E402,F401
+from bench.data import vision as _vision  # noqa: E402,F401

@@ -40,7 +40,8 @@ def imagenet(
     **_: object,
 ) -> Splits:
     """An ImageFolder dataset; ``verify_images=true`` opens every file before training to catch corrupt ones."""
-    from torchvision import datasets, transforms as T
+    from torchvision import datasets
+    from torchvision import transforms as T
 
     if root is None:
         raise DatasetError("dataset.root is not set: imagenet needs a directory with train/ and val/ class folders")

@@ -16,8 +16,16 @@ from bench.data import DATASETS, DatasetError, Splits
 
 
 @DATASETS.register("perceptron")
-def perceptron(dim: int = 200, alpha_tot: float = 4.0, n_test: int = 10000, probe: str = "exact",
-               probe_angle_deg: float = 0.0, n_probe: int | None = None, seed: int = 0, **_: object) -> Splits:
+def perceptron(
+    dim: int = 200,
+    alpha_tot: float = 4.0,
+    n_test: int = 10000,
+    probe: str = "exact",
+    probe_angle_deg: float = 0.0,
+    n_probe: int | None = None,
+    seed: int = 0,
+    **_: object,
+) -> Splits:
     from bench.theory.perceptron import draw_problem, gaussian_data
 
     if int(dim) < 2:
@@ -31,14 +39,24 @@ def perceptron(dim: int = 200, alpha_tot: float = 4.0, n_test: int = 10000, prob
     n_tot = int(round(float(alpha_tot) * int(dim)))
     if probe == "trained" and (not n_probe or int(n_probe) > n_tot):
         raise DatasetError(f"dataset.n_probe={n_probe} is not allowed with probe=trained: 1..{n_tot}")
-    teacher, x, y, probe_vec, _, r_test = draw_problem(int(dim), n_tot, int(seed), probe, float(probe_angle_deg),
-                                                      int(n_probe) if n_probe else None)
+    teacher, x, y, probe_vec, _, r_test = draw_problem(
+        int(dim), n_tot, int(seed), probe, float(probe_angle_deg), int(n_probe) if n_probe else None
+    )
     xt, yt = gaussian_data(int(n_test), int(dim), teacher, r_test)
     realised = float(np.degrees(np.arccos(np.clip(probe_vec @ teacher, -1.0, 1.0))))
     return Splits(
-        name="perceptron", num_classes=2, input_shape=(int(dim),),
-        train_x=torch.from_numpy(x.astype(np.float64)), train_y=torch.from_numpy((y > 0).astype(np.int64)),
-        test_x=torch.from_numpy(xt.astype(np.float64)), test_y=torch.from_numpy((yt > 0).astype(np.int64)),
-        meta={"teacher": teacher, "probe": probe_vec, "alpha_tot": n_tot / int(dim), "dim": int(dim),
-              "probe_angle_deg": realised},
+        name="perceptron",
+        num_classes=2,
+        input_shape=(int(dim),),
+        train_x=torch.from_numpy(x.astype(np.float64)),
+        train_y=torch.from_numpy((y > 0).astype(np.int64)),
+        test_x=torch.from_numpy(xt.astype(np.float64)),
+        test_y=torch.from_numpy((yt > 0).astype(np.int64)),
+        meta={
+            "teacher": teacher,
+            "probe": probe_vec,
+            "alpha_tot": n_tot / int(dim),
+            "dim": int(dim),
+            "probe_angle_deg": realised,
+        },
     )

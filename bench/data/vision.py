@@ -38,9 +38,11 @@ def _unpickle(path: Path) -> dict:
         with open(path, "rb") as f:
             return pickle.load(f, encoding="latin1")
     except FileNotFoundError:
-        raise DatasetError(f"{path} is missing")
+        raise DatasetError(f"{path} is missing") from None
     except Exception as e:  # truncated or not a pickle
-        raise DatasetError(f"{path} is corrupt or truncated ({type(e).__name__}: {e}); delete it and re-download") from e
+        raise DatasetError(
+            f"{path} is corrupt or truncated ({type(e).__name__}: {e}); delete it and re-download"
+        ) from e
 
 
 def _cifar_batches(paths: list[Path], label_key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +91,19 @@ def cifar10(root: Optional[str] = None, download: bool = False, augment: str = "
     """CIFAR-10 from ``<root>/cifar-10-batches-py`` (torchvision's layout)."""
     from torchvision.datasets import CIFAR10
 
-    s = _cifar("cifar10", root, download, "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)],
-               ["test_batch"], "labels", 10, CIFAR10_MEAN, CIFAR10_STD, CIFAR10)
+    s = _cifar(
+        "cifar10",
+        root,
+        download,
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        "labels",
+        10,
+        CIFAR10_MEAN,
+        CIFAR10_STD,
+        CIFAR10,
+    )
     s.augment = augment
     return s
 
@@ -100,8 +113,19 @@ def cifar100(root: Optional[str] = None, download: bool = False, augment: str = 
     """CIFAR-100 (fine labels) from ``<root>/cifar-100-python`` (torchvision's layout)."""
     from torchvision.datasets import CIFAR100
 
-    s = _cifar("cifar100", root, download, "cifar-100-python", ["train"], ["test"], "fine_labels", 100,
-               CIFAR100_MEAN, CIFAR100_STD, CIFAR100)
+    s = _cifar(
+        "cifar100",
+        root,
+        download,
+        "cifar-100-python",
+        ["train"],
+        ["test"],
+        "fine_labels",
+        100,
+        CIFAR100_MEAN,
+        CIFAR100_STD,
+        CIFAR100,
+    )
     s.augment = augment
     return s
 
@@ -113,9 +137,11 @@ def _load_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         m = scipy.io.loadmat(str(path))
         x, y = m["X"], m["y"].astype(np.int64).reshape(-1)
     except FileNotFoundError:
-        raise DatasetError(f"{path} is missing")
+        raise DatasetError(f"{path} is missing") from None
     except Exception as e:
-        raise DatasetError(f"{path} is corrupt or truncated ({type(e).__name__}: {e}); delete it and re-download") from e
+        raise DatasetError(
+            f"{path} is corrupt or truncated ({type(e).__name__}: {e}); delete it and re-download"
+        ) from e
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != y.size:
         raise DatasetError(f"{path} is corrupt: X has shape {x.shape} for {y.size} labels (want (32, 32, 3, n))")
     y[y == 10] = 0  # SVHN stores digit 0 as label 10

@@ -8,8 +8,9 @@ seed) compute it once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -63,8 +64,9 @@ class ScoreContext:
     checkpoint: Optional[Any] = None
 
 
-def compute_scores(name: str, ctx: ScoreContext, store: Optional[ScoreStore], spec: dict) -> tuple[
-        Optional[np.ndarray], bool]:
+def compute_scores(
+    name: str, ctx: ScoreContext, store: Optional[ScoreStore], spec: dict
+) -> tuple[Optional[np.ndarray], bool]:
     """(scores or None for metric=none, computed_now). ``spec`` identifies the scores (the cache key's content)."""
     fn = METRICS.get(name)
     if name == "none":

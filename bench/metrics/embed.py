@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.metrics.probe import (MetricError, PoolData, derive_seed, pool_data, probe_model_cfg)
+from bench.metrics.probe import MetricError, PoolData, derive_seed, pool_data, probe_model_cfg
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,20 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 EMBED_DEFAULTS: dict[str, Any] = dict(
     encoder="simclr",
     # simclr
-    ssl_epochs=30, ssl_batch_size=256, ssl_lr=1e-3, ssl_weight_decay=1e-6, temperature=0.2, feature_dim=128,
+    ssl_epochs=30,
+    ssl_batch_size=256,
+    ssl_lr=1e-3,
+    ssl_weight_decay=1e-6,
+    temperature=0.2,
+    feature_dim=128,
     proj_dim=64,
     # checkpoint
-    checkpoint=None, arch="resnet50", arch_kwargs={}, resize=None, input_norm="dataset", num_workers=4,
+    checkpoint=None,
+    arch="resnet50",
+    arch_kwargs={},
+    resize=None,
+    input_norm="dataset",
+    num_workers=4,
     # all
     eval_batch_size=512,
 )
@@ -52,11 +62,14 @@ EMBED_DEFAULTS: dict[str, Any] = dict(
 
 def check_embed_params(metric: str, p: dict) -> None:
     if p["encoder"] not in ENCODERS:
-        raise MetricError(f"metric.encoder={p['encoder']!r} is not allowed for {metric}; allowed: {', '.join(ENCODERS)}")
+        raise MetricError(
+            f"metric.encoder={p['encoder']!r} is not allowed for {metric}; allowed: {', '.join(ENCODERS)}"
+        )
     if p["encoder"] == "checkpoint":
         if not p["checkpoint"]:
-            raise MetricError(f"metric.encoder=checkpoint needs metric.checkpoint=<path to a local state dict> "
-                              f"for {metric}")
+            raise MetricError(
+                f"metric.encoder=checkpoint needs metric.checkpoint=<path to a local state dict> for {metric}"
+            )
         from pathlib import Path
 
         if not Path(p["checkpoint"]).is_file():
@@ -76,7 +89,7 @@ def check_embed_params(metric: str, p: dict) -> None:
 
 
 def _u(gen: torch.Generator, n: int, lo: float, hi: float, dev: torch.device) -> torch.Tensor:
-    return (torch.rand(n, generator=gen, device=gen.device).to(dev) * (hi - lo) + lo)
+    return torch.rand(n, generator=gen, device=gen.device).to(dev) * (hi - lo) + lo
 
 
 def augment_1d(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -89,8 +102,10 @@ def augment_1d(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     lo = pos.floor().long().clamp(0, length - 1)
     hi = (lo + 1).clamp(max=length - 1)
     frac = (pos - lo.float())[:, None, :]
-    x = torch.gather(x, 2, lo[:, None].expand(b, c, length)) * (1 - frac) + \
-        torch.gather(x, 2, hi[:, None].expand(b, c, length)) * frac
+    x = (
+        torch.gather(x, 2, lo[:, None].expand(b, c, length)) * (1 - frac)
+        + torch.gather(x, 2, hi[:, None].expand(b, c, length)) * frac
+    )
     shift = torch.randint(-4, 5, (b,), generator=gen, device=gen.device).to(dev)
     idx = (torch.arange(length, device=dev)[None] - shift[:, None]) % length
     x = torch.gather(x, 2, idx[:, None].expand(b, c, length))
@@ -156,8 +171,11 @@ def train_simclr(ctx: Any, data: PoolData, p: dict, tag: str) -> nn.Module:
         head = nn.Sequential(nn.ReLU(), nn.Linear(fd, fd), nn.ReLU(), nn.Linear(fd, int(p["proj_dim"])))
     dev = data.x.device
     encoder, head = encoder.to(dev).train(), head.to(dev).train()
-    opt = torch.optim.AdamW(list(encoder.parameters()) + list(head.parameters()), lr=float(p["ssl_lr"]),
-                            weight_decay=float(p["ssl_weight_decay"]))
+    opt = torch.optim.AdamW(
+        list(encoder.parameters()) + list(head.parameters()),
+        lr=float(p["ssl_lr"]),
+        weight_decay=float(p["ssl_weight_decay"]),
+    )
     gen = torch.Generator(device=dev if dev.type == "cuda" else torch.device("cpu"))
     gen.manual_seed(derive_seed(ctx.seed, tag, "simclr-order"))
     n = data.x.shape[0]
@@ -171,16 +189,16 @@ def train_simclr(ctx: Any, data: PoolData, p: dict, tag: str) -> nn.Module:
         bar = tqdm(total=total, desc=f"{tag}: SimCLR encoder", leave=False)
     step = 0
     try:
-        for epoch in range(int(p["ssl_epochs"])):
+        for _epoch in range(int(p["ssl_epochs"])):
             order = torch.randperm(n, generator=gen, device=gen.device).to(dev)
             for s in range(spe):
-                pos = order[s * bs:(s + 1) * bs]
+                pos = order[s * bs : (s + 1) * bs]
                 xb = data.batch(pos)
                 v1, v2 = contrastive_augment(xb, gen), contrastive_augment(xb, gen)
                 for g in opt.param_groups:
                     g["lr"] = float(p["ssl_lr"]) * lr_factor(step, total, "cosine", 0.05, (), 0.1)
                 z = head(encoder(torch.cat([v1, v2])))
-                loss = nt_xent(z[:pos.numel()], z[pos.numel():], float(p["temperature"]))
+                loss = nt_xent(z[: pos.numel()], z[pos.numel() :], float(p["temperature"]))
                 if not torch.isfinite(loss):
                     raise RuntimeError(f"{tag}: SimCLR loss became NaN/inf at step {step} (lower metric.ssl_lr?)")
                 opt.zero_grad(set_to_none=True)
@@ -256,8 +274,9 @@ def _encode_tensors(encoder: Optional[nn.Module], data: PoolData, p: dict) -> to
     return torch.cat(out)
 
 
-def _apply(encoder: Optional[nn.Module], xb: torch.Tensor, p: dict, mean: Any, std: Any,
-           renormalise: bool = True) -> torch.Tensor:
+def _apply(
+    encoder: Optional[nn.Module], xb: torch.Tensor, p: dict, mean: Any, std: Any, renormalise: bool = True
+) -> torch.Tensor:
     """Embed one normalised batch. ``renormalise=False`` for folder datasets, already ImageNet-normalised."""
     if encoder is None:
         return xb.flatten(1).float()
@@ -267,8 +286,9 @@ def _apply(encoder: Optional[nn.Module], xb: torch.Tensor, p: dict, mean: Any, s
                 m = torch.tensor(mean, device=xb.device).view(1, -1, 1, 1)
                 s = torch.tensor(std, device=xb.device).view(1, -1, 1, 1)
                 xb = xb * s + m
-            xb = (xb - torch.tensor(IMAGENET_MEAN, device=xb.device).view(1, -1, 1, 1)) / \
-                torch.tensor(IMAGENET_STD, device=xb.device).view(1, -1, 1, 1)
+            xb = (xb - torch.tensor(IMAGENET_MEAN, device=xb.device).view(1, -1, 1, 1)) / torch.tensor(
+                IMAGENET_STD, device=xb.device
+            ).view(1, -1, 1, 1)
         if p["resize"] and xb.ndim == 4:
             xb = F.interpolate(xb, size=(int(p["resize"]),) * 2, mode="bilinear", align_corners=False)
     return encoder(xb).flatten(1).float()
@@ -282,8 +302,9 @@ def _encode_folder(encoder: Optional[nn.Module], ctx: Any, p: dict) -> torch.Ten
     ds = copy.copy(ctx.splits.train_set)
     if ctx.splits.test_set is not None and hasattr(ds, "transform"):
         ds.transform = ctx.splits.test_set.transform
-    loader = folder_loader(ds, ctx.pool.ids, ctx.pool.y, int(p["eval_batch_size"]), shuffle=False,
-                           num_workers=int(p["num_workers"]))
+    loader = folder_loader(
+        ds, ctx.pool.ids, ctx.pool.y, int(p["eval_batch_size"]), shuffle=False, num_workers=int(p["num_workers"])
+    )
     it = loader
     if ctx.progress:
         from tqdm.auto import tqdm
@@ -304,8 +325,10 @@ def embed_pool(ctx: Any, p: dict, metric: str) -> torch.Tensor:
         encoder = load_backbone(p, splits.num_classes, splits.input_shape).to(ctx.device)
     if not splits.in_memory:
         if p["encoder"] == "simclr":
-            raise MetricError(f"metric {metric} with encoder=simclr trains on in-memory datasets only; for "
-                              f"{splits.name} use encoder=checkpoint (e.g. SwAV ResNet-50 weights)")
+            raise MetricError(
+                f"metric {metric} with encoder=simclr trains on in-memory datasets only; for "
+                f"{splits.name} use encoder=checkpoint (e.g. SwAV ResNet-50 weights)"
+            )
         z = _encode_folder(encoder, ctx, p)
     else:
         data = pool_data(ctx, metric, use_augment=False)
@@ -321,8 +344,9 @@ def embed_pool(ctx: Any, p: dict, metric: str) -> torch.Tensor:
 # spherical k-means
 
 
-def spherical_kmeans(z: torch.Tensor, k: int, seed: int, n_init: int = 3, iters: int = 100,
-                     tol: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+def spherical_kmeans(
+    z: torch.Tensor, k: int, seed: int, n_init: int = 3, iters: int = 100, tol: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor]:
     """k-means on the unit sphere (cosine similarity), k-means++ initialisation, best of ``n_init`` restarts.
 
     ``z`` must be L2-normalised. Returns (centroids (k, D), unit norm; assignment (N,)). The objective maximised is
@@ -331,7 +355,7 @@ def spherical_kmeans(z: torch.Tensor, k: int, seed: int, n_init: int = 3, iters:
     if not 1 <= k <= n:
         raise MetricError(f"metric.k={k} is not allowed for a pool of {n}: it must lie in [1, {n}]")
     gen = torch.Generator(device="cpu")
-    gen.manual_seed(int(seed) % (2 ** 63))
+    gen.manual_seed(int(seed) % (2**63))
     best = None
     for _ in range(max(1, int(n_init))):
         # k-means++ with distance 1 - cos

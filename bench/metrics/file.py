@@ -32,8 +32,9 @@ import numpy as np
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
 from bench.metrics.probe import MetricError, resolve_params
 
-FILE_DEFAULTS: dict[str, Any] = dict(path=None, format="auto", index="auto", id_column="id", score_column="score",
-                                     higher_is="hard")
+FILE_DEFAULTS: dict[str, Any] = dict(
+    path=None, format="auto", index="auto", id_column="id", score_column="score", higher_is="hard"
+)
 HIGHER_IS = ("hard", "keep", "easy")
 
 
@@ -45,16 +46,20 @@ def _npy_scores(arr: np.ndarray, ctx: ScoreContext, index: str, path: str) -> np
         index = "train" if arr.size == n_train else "pool" if arr.size == n_pool else "bad"
     if index == "train":
         if arr.size != n_train:
-            raise MetricError(f"metric.path={path} holds {arr.size} scores; index=train needs one per train-split "
-                              f"example ({n_train})")
+            raise MetricError(
+                f"metric.path={path} holds {arr.size} scores; index=train needs one per train-split example ({n_train})"
+            )
         return arr[ctx.pool.ids]
     if index == "pool":
         if arr.size != n_pool:
-            raise MetricError(f"metric.path={path} holds {arr.size} scores; index=pool needs one per pool example "
-                              f"({n_pool})")
+            raise MetricError(
+                f"metric.path={path} holds {arr.size} scores; index=pool needs one per pool example ({n_pool})"
+            )
         return arr
-    raise MetricError(f"metric.path={path} holds {arr.size} scores: expected one per train-split example "
-                      f"({n_train}) or one per pool example ({n_pool})")
+    raise MetricError(
+        f"metric.path={path} holds {arr.size} scores: expected one per train-split example "
+        f"({n_train}) or one per pool example ({n_pool})"
+    )
 
 
 def _string_id_map(ctx: ScoreContext) -> dict[str, int]:
@@ -62,8 +67,10 @@ def _string_id_map(ctx: ScoreContext) -> dict[str, int]:
     ds = ctx.splits.train_set
     samples = getattr(ds, "samples", None) or getattr(ds, "imgs", None)
     if samples is None:
-        raise MetricError(f"metric=file: the id column holds strings, but dataset {ctx.splits.name} has no file "
-                          f"names to match them against; use integer train-split ids")
+        raise MetricError(
+            f"metric=file: the id column holds strings, but dataset {ctx.splits.name} has no file "
+            f"names to match them against; use integer train-split ids"
+        )
     root = Path(getattr(ds, "root", ""))
     out: dict[str, int] = {}
     for i, (path, _) in enumerate(samples):
@@ -85,8 +92,10 @@ def _csv_scores(ctx: ScoreContext, p: dict, path: str) -> np.ndarray:
         raise MetricError(f"metric.path={path} could not be read as CSV ({type(e).__name__}: {e})") from e
     for col in (p["id_column"], p["score_column"]):
         if col not in df.columns:
-            raise MetricError(f"metric.path={path} has no column {col!r}; columns: {', '.join(map(str, df.columns))}"
-                              f" (set metric.id_column / metric.score_column)")
+            raise MetricError(
+                f"metric.path={path} has no column {col!r}; columns: {', '.join(map(str, df.columns))}"
+                f" (set metric.id_column / metric.score_column)"
+            )
     raw_ids = df[p["id_column"]]
     scores = pd.to_numeric(df[p["score_column"]], errors="coerce").to_numpy(dtype=np.float64)
     if pd.api.types.is_integer_dtype(raw_ids):
@@ -96,19 +105,25 @@ def _csv_scores(ctx: ScoreContext, p: dict, path: str) -> np.ndarray:
         ids_list = [names.get(str(v), -1) for v in raw_ids]
         unknown = [str(v) for v, i in zip(raw_ids, ids_list) if i < 0]
         if unknown:
-            raise MetricError(f"metric.path={path}: {len(unknown)} ids match no file of the train split, e.g. "
-                              f"{', '.join(unknown[:3])}")
+            raise MetricError(
+                f"metric.path={path}: {len(unknown)} ids match no file of the train split, e.g. "
+                f"{', '.join(unknown[:3])}"
+            )
         ids = np.asarray(ids_list, dtype=np.int64)
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
-        raise MetricError(f"metric.path={path}: {int((counts > 1).sum())} ids appear more than once, e.g. "
-                          f"{uniq[counts > 1][:3].tolist()}")
+        raise MetricError(
+            f"metric.path={path}: {int((counts > 1).sum())} ids appear more than once, e.g. "
+            f"{uniq[counts > 1][:3].tolist()}"
+        )
     lookup = dict(zip(ids.tolist(), range(ids.size)))
     rows = np.asarray([lookup.get(int(i), -1) for i in ctx.pool.ids], dtype=np.int64)
     missing = ctx.pool.ids[rows < 0]
     if missing.size:
-        raise MetricError(f"metric.path={path} has no score for {missing.size} of the {len(ctx.pool)} pool examples "
-                          f"(train-split ids, e.g. {missing[:5].tolist()})")
+        raise MetricError(
+            f"metric.path={path} has no score for {missing.size} of the {len(ctx.pool)} pool examples "
+            f"(train-split ids, e.g. {missing[:5].tolist()})"
+        )
     return scores[rows]
 
 
@@ -128,8 +143,9 @@ def read_score_file(ctx: ScoreContext, params: dict) -> np.ndarray:
     if fmt == "auto":
         fmt = {".npy": "npy", ".csv": "csv"}.get(Path(path).suffix.lower())
         if fmt is None:
-            raise MetricError(f"metric.path={path}: cannot tell the format from the extension; set metric.format to "
-                              f"npy or csv")
+            raise MetricError(
+                f"metric.path={path}: cannot tell the format from the extension; set metric.format to npy or csv"
+            )
     if fmt == "npy":
         try:
             arr = np.load(path, allow_pickle=False)

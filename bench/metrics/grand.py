@@ -38,12 +38,23 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
-from bench.metrics.probe import (PROBE_DEFAULTS, MetricError, PoolData, build_members, check_int,
-                                 check_probe_params, derive_seed, pool_data, resolve_params, train_ensemble)
+from bench.metrics.probe import (
+    PROBE_DEFAULTS,
+    MetricError,
+    PoolData,
+    build_members,
+    check_int,
+    check_probe_params,
+    derive_seed,
+    pool_data,
+    resolve_params,
+    train_ensemble,
+)
 
 # The paper's setting: at initialisation (epochs 0), averaged over 10 initialisations.
-GRAND_DEFAULTS = dict(PROBE_DEFAULTS, n_models=10, epochs=0, total_epochs=40, last_layer=False, chunk_size=0,
-                      max_chunk_elements=2 ** 25)
+GRAND_DEFAULTS = dict(
+    PROBE_DEFAULTS, n_models=10, epochs=0, total_epochs=40, last_layer=False, chunk_size=0, max_chunk_elements=2**25
+)
 
 
 def _batchnorms(model: nn.Module) -> list[nn.Module]:
@@ -68,7 +79,7 @@ def with_pool_batch_statistics(model: nn.Module, data: PoolData, batch_size: int
     bs = max(2, min(int(batch_size), n))
     n_batches = max(1, n // bs)  # full batches only (one partial batch when the pool is smaller than one)
     for i in range(n_batches):
-        out(data.batch(order[i * bs:(i + 1) * bs]))
+        out(data.batch(order[i * bs : (i + 1) * bs]))
     return out.eval()
 
 
@@ -117,8 +128,10 @@ def last_layer_grad_norms(model: nn.Module, data: PoolData, batch_size: int) -> 
             pos = torch.arange(i, min(n, i + batch_size), device=data.x.device)
             logits = model(data.batch(pos))
             if seen.get("out") is None or seen["out"].shape != logits.shape or not torch.equal(seen["out"], logits):
-                raise MetricError("metric.last_layer=true needs a model whose output is its last nn.Linear layer; "
-                                  f"{type(model).__name__}'s is not")
+                raise MetricError(
+                    "metric.last_layer=true needs a model whose output is its last nn.Linear layer; "
+                    f"{type(model).__name__}'s is not"
+                )
             h = seen["h"].float().flatten(1)
             err = logits.float().softmax(-1) - F.one_hot(data.y[pos], logits.shape[-1]).float()
             hsq = h.pow(2).sum(1) + (1.0 if head.bias is not None else 0.0)
@@ -144,8 +157,18 @@ def grand_scores(ctx: ScoreContext) -> np.ndarray:
     members = build_members(ctx.model, data.num_classes, data.input_shape, k, ctx.seed, "grand")
     members = [m.to(data.x.device) for m in members]
     if t > 0:
-        members = train_ensemble(data, members, p, t, total, ctx.seed, "grand", progress=bool(ctx.progress),
-                                 desc="grand", checkpoint=ctx.checkpoint).members
+        members = train_ensemble(
+            data,
+            members,
+            p,
+            t,
+            total,
+            ctx.seed,
+            "grand",
+            progress=bool(ctx.progress),
+            desc="grand",
+            checkpoint=ctx.checkpoint,
+        ).members
     else:  # at initialisation BatchNorm normalises with batch statistics, as in training
         members = [with_pool_batch_statistics(m, data, int(p["batch_size"]), ctx.seed) for m in members]
     if chunk == 0:

@@ -29,14 +29,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
-from bench.metrics.probe import (PROBE_DEFAULTS, MetricError, check_int, check_probe_params, derive_seed,
-                                 resolve_params, train_probe_ensemble)
+from bench.metrics.probe import (
+    PROBE_DEFAULTS,
+    MetricError,
+    check_int,
+    check_probe_params,
+    derive_seed,
+    resolve_params,
+    train_probe_ensemble,
+)
 
 log = logging.getLogger(__name__)
 # Memorization needs models that fit their training subset (label noise included): no weight decay, a higher lr.
 # n_models=34 with 70% subsets: every example trained on by 24 and held out of 10 models (min_count).
-MEMORIZATION_DEFAULTS = dict(PROBE_DEFAULTS, n_models=34, subset_fraction=0.7, epochs=40, min_count=10, lr=0.1,
-                             weight_decay=0.0)
+MEMORIZATION_DEFAULTS = dict(
+    PROBE_DEFAULTS, n_models=34, subset_fraction=0.7, epochs=40, min_count=10, lr=0.1, weight_decay=0.0
+)
 
 
 def balanced_subsets(n_models: int, n: int, fraction: float, seed: int) -> np.ndarray:
@@ -74,8 +82,13 @@ def resolution_info(est: MemorizationEstimate) -> dict:
     max) and the step of acc_out, 1 / min held-out count."""
     out = {"n_models": int(est.n_in[0] + est.n_out[0]) if est.n_in.size else 0}
     for name, n in (("in", est.n_in), ("out", est.n_out)):
-        out.update({f"models_{name}_min": int(n.min()), f"models_{name}_median": float(np.median(n)),
-                    f"models_{name}_max": int(n.max())})
+        out.update(
+            {
+                f"models_{name}_min": int(n.min()),
+                f"models_{name}_median": float(np.median(n)),
+                f"models_{name}_max": int(n.max()),
+            }
+        )
     out["acc_out_step"] = 1.0 / out["models_out_min"] if out["models_out_min"] else None
     return out
 
@@ -90,13 +103,19 @@ def memorization_estimate(ctx: ScoreContext) -> MemorizationEstimate:
     frac = float(p["subset_fraction"])
     m_in = int(round(frac * m))
     if not 0.0 < frac < 1.0 or m_in < 1 or m_in > m - 1:
-        raise MetricError(f"metric.subset_fraction={p['subset_fraction']} with n_models={m} leaves no model that "
-                          f"trains on (or holds out) an example; it must lie in (0, 1) with "
-                          f"1 <= round(subset_fraction * n_models) <= n_models - 1")
+        raise MetricError(
+            f"metric.subset_fraction={p['subset_fraction']} with n_models={m} leaves no model that "
+            f"trains on (or holds out) an example; it must lie in (0, 1) with "
+            f"1 <= round(subset_fraction * n_models) <= n_models - 1"
+        )
     if min(m_in, m - m_in) < min_count:
-        warnings.warn(f"memorization: every example is held out of {m - m_in} and trained on by {m_in} of the "
-                      f"n_models={m} models; fewer than min_count={min_count} makes mem estimates coarse "
-                      f"(raise metric.n_models)", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"memorization: every example is held out of {m - m_in} and trained on by {m_in} of the "
+            f"n_models={m} models; fewer than min_count={min_count} makes mem estimates coarse "
+            f"(raise metric.n_models)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     subsets = balanced_subsets(m, len(ctx.pool), frac, ctx.seed)
     ens, data = train_probe_ensemble(ctx, "memorization", p, m, epochs, epochs, tag="memorization", subsets=subsets)
     pred = ens.logits(data, int(p["eval_batch_size"])).argmax(-1)
@@ -104,13 +123,23 @@ def memorization_estimate(ctx: ScoreContext) -> MemorizationEstimate:
     est = estimate_memorization(correct, subsets)
     ctx.info.update(resolution_info(est))
     train_acc = float((correct * subsets).sum() / subsets.sum())
-    log.info("memorization: %d models on %.0f%% subsets, train accuracy %.3f, held-out accuracy %.3f, "
-             "models per example in/out %d/%d", m, 100 * frac, train_acc,
-             float((correct * ~subsets).sum() / (~subsets).sum()), m_in, m - m_in)
+    log.info(
+        "memorization: %d models on %.0f%% subsets, train accuracy %.3f, held-out accuracy %.3f, "
+        "models per example in/out %d/%d",
+        m,
+        100 * frac,
+        train_acc,
+        float((correct * ~subsets).sum() / (~subsets).sum()),
+        m_in,
+        m - m_in,
+    )
     if train_acc < 0.9:
-        warnings.warn(f"memorization: the subset models reach only {train_acc:.2f} accuracy on their own training "
-                      f"examples; memorization needs models that fit their data (raise metric.epochs or metric.lr)",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"memorization: the subset models reach only {train_acc:.2f} accuracy on their own training "
+            f"examples; memorization needs models that fit their data (raise metric.epochs or metric.lr)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return est
 
 

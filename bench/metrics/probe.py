@@ -30,8 +30,9 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -46,8 +47,19 @@ from bench.train.data import normalise
 log = logging.getLogger(__name__)
 
 PROBE_DEFAULTS: dict[str, Any] = dict(
-    optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4, batch_size=128, schedule="cosine",
-    warmup=0.0, milestones=[], gamma=0.1, augment=True, vectorise="auto", eval_batch_size=1024,
+    optimizer="sgd",
+    lr=0.05,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    batch_size=128,
+    schedule="cosine",
+    warmup=0.0,
+    milestones=[],
+    gamma=0.1,
+    augment=True,
+    vectorise="auto",
+    eval_batch_size=1024,
 )
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "linear", "constant", "multistep")
@@ -65,8 +77,10 @@ def resolve_params(metric: str, params: Optional[dict], defaults: dict) -> dict:
     params = dict(params or {})
     unknown = sorted(k for k in params if k not in defaults and k not in _IGNORED_KEYS)
     if unknown:
-        raise MetricError(f"unknown setting(s) {', '.join(f'metric.{k}' for k in unknown)} for metric {metric!r}; "
-                          f"allowed: {', '.join(sorted(defaults))}")
+        raise MetricError(
+            f"unknown setting(s) {', '.join(f'metric.{k}' for k in unknown)} for metric {metric!r}; "
+            f"allowed: {', '.join(sorted(defaults))}"
+        )
     out = {**defaults, **{k: v for k, v in params.items() if k not in _IGNORED_KEYS}}
     return out
 
@@ -74,13 +88,17 @@ def resolve_params(metric: str, params: Optional[dict], defaults: dict) -> dict:
 def check_probe_params(metric: str, p: dict) -> None:
     """Validate the shared probe settings (raises MetricError before any training)."""
     if p["optimizer"] not in OPTIMIZERS:
-        raise MetricError(f"metric.optimizer={p['optimizer']!r} is not allowed for {metric}; "
-                          f"allowed: {', '.join(OPTIMIZERS)}")
+        raise MetricError(
+            f"metric.optimizer={p['optimizer']!r} is not allowed for {metric}; allowed: {', '.join(OPTIMIZERS)}"
+        )
     if p["schedule"] not in SCHEDULES:
-        raise MetricError(f"metric.schedule={p['schedule']!r} is not allowed for {metric}; "
-                          f"allowed: {', '.join(SCHEDULES)}")
+        raise MetricError(
+            f"metric.schedule={p['schedule']!r} is not allowed for {metric}; allowed: {', '.join(SCHEDULES)}"
+        )
     if str(p["vectorise"]).lower() not in ("auto", "true", "false"):
-        raise MetricError(f"metric.vectorise={p['vectorise']!r} is not allowed for {metric}; allowed: auto, true, false")
+        raise MetricError(
+            f"metric.vectorise={p['vectorise']!r} is not allowed for {metric}; allowed: auto, true, false"
+        )
     for key in ("lr", "batch_size", "eval_batch_size"):
         if not float(p[key]) > 0:
             raise MetricError(f"metric.{key}={p[key]} is not allowed for {metric}: it must be > 0")
@@ -97,8 +115,12 @@ def derive_seed(*parts: Any) -> int:
     """A 63-bit seed from the run seed and string/int tags (stable across processes and platforms)."""
     import hashlib
 
-    ints = [abs(int(p)) if isinstance(p, (int, np.integer)) else
-            int.from_bytes(hashlib.sha256(str(p).encode()).digest()[:8], "little") for p in parts]
+    ints = [
+        abs(int(p))
+        if isinstance(p, (int, np.integer))
+        else int.from_bytes(hashlib.sha256(str(p).encode()).digest()[:8], "little")
+        for p in parts
+    ]
     return int(np.random.SeedSequence(ints).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
@@ -108,8 +130,9 @@ def probe_model_cfg(model: Optional[dict]) -> dict:
     return cfg if cfg.get("name") else dict(DEFAULT_PROBE_MODEL)
 
 
-def build_members(model_cfg: dict, num_classes: int, input_shape: Sequence[int], n_models: int, seed: int,
-                  tag: str) -> list[nn.Module]:
+def build_members(
+    model_cfg: dict, num_classes: int, input_shape: Sequence[int], n_models: int, seed: int, tag: str
+) -> list[nn.Module]:
     """``n_models`` freshly initialised probe models, member k seeded by (seed, tag, k); global RNG untouched."""
     cfg = probe_model_cfg(model_cfg)
     name = cfg.pop("name")
@@ -141,13 +164,21 @@ def pool_data(ctx: Any, metric: str, use_augment: bool = True) -> PoolData:
     """The pool of ``ctx`` as device tensors; raises MetricError for datasets that are not in memory."""
     splits, pool = ctx.splits, ctx.pool
     if not splits.in_memory:
-        raise MetricError(f"metric {metric} trains probe models on in-memory datasets only; dataset {splits.name} "
-                          f"is read from folders (use metric=file with precomputed scores, or an embedding metric)")
+        raise MetricError(
+            f"metric {metric} trains probe models on in-memory datasets only; dataset {splits.name} "
+            f"is read from folders (use metric=file with precomputed scores, or an embedding metric)"
+        )
     ids = torch.from_numpy(np.asarray(pool.ids, dtype=np.int64))
     dev = torch.device(ctx.device)
-    return PoolData(x=splits.train_x[ids].to(dev), y=pool.y.to(dev).long(), mean=splits.mean, std=splits.std,
-                    augment_kind=splits.augment if use_augment else "none", num_classes=int(pool.num_classes),
-                    input_shape=tuple(splits.input_shape))
+    return PoolData(
+        x=splits.train_x[ids].to(dev),
+        y=pool.y.to(dev).long(),
+        mean=splits.mean,
+        std=splits.std,
+        augment_kind=splits.augment if use_augment else "none",
+        num_classes=int(pool.num_classes),
+        input_shape=tuple(splits.input_shape),
+    )
 
 
 def _param_groups(named: dict[str, torch.Tensor], weight_decay: float, stacked: bool) -> list[dict]:
@@ -156,14 +187,18 @@ def _param_groups(named: dict[str, torch.Tensor], weight_decay: float, stacked: 
     for _, p in named.items():
         ndim = p.ndim - (1 if stacked else 0)
         (decay if ndim > 1 else no_decay).append(p)
-    return [g for g in ({"params": decay, "weight_decay": weight_decay},
-                        {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    return [
+        g
+        for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+        if g["params"]
+    ]
 
 
 def _make_optimizer(groups: list[dict], p: dict) -> torch.optim.Optimizer:
     if p["optimizer"] == "sgd":
-        return torch.optim.SGD(groups, lr=p["lr"], momentum=p["momentum"],
-                               nesterov=bool(p["nesterov"]) and p["momentum"] > 0)
+        return torch.optim.SGD(
+            groups, lr=p["lr"], momentum=p["momentum"], nesterov=bool(p["nesterov"]) and p["momentum"] > 0
+        )
     if p["optimizer"] == "adam":
         return torch.optim.Adam(groups, lr=p["lr"])
     return torch.optim.AdamW(groups, lr=p["lr"])
@@ -172,8 +207,9 @@ def _make_optimizer(groups: list[dict], p: dict) -> torch.optim.Optimizer:
 def lr_at(step: int, total: int, p: dict) -> float:
     from bench.train.module import lr_factor
 
-    return p["lr"] * lr_factor(step, total, p["schedule"], float(p["warmup"]), tuple(p["milestones"]),
-                               float(p["gamma"]))
+    return p["lr"] * lr_factor(
+        step, total, p["schedule"], float(p["warmup"]), tuple(p["milestones"]), float(p["gamma"])
+    )
 
 
 # on_step(members, idx, weight, logits, y): members = the member indices in this call (all K when vectorised),
@@ -207,15 +243,18 @@ class Ensemble:
                 return torch.func.functional_call(base, (p, b), (x,))
 
             run = torch.func.vmap(f, in_dims=(0, 0, None))
-            outs = [run(params, buffers, data.batch(pos_all[i:i + batch_size])) for i in range(0, n, batch_size)]
+            outs = [run(params, buffers, data.batch(pos_all[i : i + batch_size])) for i in range(0, n, batch_size)]
         else:
-            outs = [torch.stack([m(data.batch(pos_all[i:i + batch_size])) for m in self.members])
-                    for i in range(0, n, batch_size)]
+            outs = [
+                torch.stack([m(data.batch(pos_all[i : i + batch_size])) for m in self.members])
+                for i in range(0, n, batch_size)
+            ]
         return torch.cat(outs, 1).float()
 
 
-def _member_orders(gens: list[torch.Generator], subsets: list[torch.Tensor], spe: int, bs: int
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def _member_orders(
+    gens: list[torch.Generator], subsets: list[torch.Tensor], spe: int, bs: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One epoch of per-member shuffled positions, (K, spe*bs) plus a validity mask.
 
     A member whose subset is shorter than the longest pads its epoch by repeating its own shuffled examples with
@@ -227,7 +266,7 @@ def _member_orders(gens: list[torch.Generator], subsets: list[torch.Tensor], spe
         reps = math.ceil(length / perm.numel())
         full = perm.repeat(reps)[:length]
         v = torch.zeros(length, dtype=torch.bool, device=sub.device)
-        v[:perm.numel()] = True
+        v[: perm.numel()] = True
         orders.append(full)
         valid.append(v)
     return torch.stack(orders), torch.stack(valid)
@@ -250,8 +289,9 @@ def _can_vmap(members: list[nn.Module], data: PoolData) -> Optional[str]:
         base = copy.deepcopy(probe[0]).to("meta").train()
         xb = data.batch(torch.arange(min(4, data.x.shape[0]), device=data.x.device))
         xb = xb.unsqueeze(0).expand(len(probe), *xb.shape)
-        out = torch.func.vmap(lambda p, b, x: torch.func.functional_call(base, (p, b), (x,)),
-                              randomness="different")(params, buffers, xb)
+        out = torch.func.vmap(lambda p, b, x: torch.func.functional_call(base, (p, b), (x,)), randomness="different")(
+            params, buffers, xb
+        )
         out.float().sum().backward()
         return None
     except Exception as e:  # any failure means: train sequentially
@@ -290,8 +330,12 @@ def train_ensemble(
     if vectorised and mode == "auto":
         err = _can_vmap(members, data)
         if err is not None:
-            warnings.warn(f"{desc}: cannot train the {K} probe models vectorised ({err}); training them one after "
-                          f"another instead", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{desc}: cannot train the {K} probe models vectorised ({err}); training them one after "
+                f"another instead",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             vectorised = False
     loop = _ProbeLoop(data, p, subs, spe, epochs, spe * int(total_epochs), seed, tag, on_step, desc, vectorised)
     loop.attach(checkpoint, progress)
@@ -307,8 +351,7 @@ def train_ensemble(
     return Ensemble(members, vectorised)
 
 
-def _member_subsets(subsets: Optional[np.ndarray], K: int, n: int, dev: torch.device, desc: str
-                    ) -> list[torch.Tensor]:
+def _member_subsets(subsets: Optional[np.ndarray], K: int, n: int, dev: torch.device, desc: str) -> list[torch.Tensor]:
     """Each member's pool positions (all of them without ``subsets``)."""
     if subsets is None:
         return [torch.arange(n, device=dev)] * K
@@ -326,8 +369,20 @@ class _ProbeLoop:
     vectorised, one member at a time otherwise) trains step by step; its state (parameters, optimiser, data
     generators, the epoch's order, the global RNG, the step hook's counters) can be saved after any step."""
 
-    def __init__(self, data: PoolData, p: dict, subs: list, spe: int, epochs: int, total_steps: int, seed: int,
-                 tag: str, on_step: Optional[StepHook], desc: str, vectorised: bool) -> None:
+    def __init__(
+        self,
+        data: PoolData,
+        p: dict,
+        subs: list,
+        spe: int,
+        epochs: int,
+        total_steps: int,
+        seed: int,
+        tag: str,
+        on_step: Optional[StepHook],
+        desc: str,
+        vectorised: bool,
+    ) -> None:
         self.data, self.p, self.subs, self.spe, self.epochs = data, p, subs, spe, epochs
         self.total_steps, self.seed, self.tag, self.on_step, self.desc = total_steps, seed, tag, on_step, desc
         self.vectorised, self.bs, self.K = vectorised, int(p["batch_size"]), len(subs)
@@ -345,17 +400,27 @@ class _ProbeLoop:
         if progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.epochs * self.spe * (1 if self.vectorised else self.K),
-                            desc=f"{self.desc} ({self.K} models{', vectorised' if self.vectorised else ''})",
-                            leave=False)
+            self.bar = tqdm(
+                total=self.epochs * self.spe * (1 if self.vectorised else self.K),
+                desc=f"{self.desc} ({self.K} models{', vectorised' if self.vectorised else ''})",
+                leave=False,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
     def _meta(self) -> dict:
-        return {"tag": self.tag, "K": self.K, "n": int(self.data.x.shape[0]), "spe": self.spe, "epochs": self.epochs,
-                "total_steps": self.total_steps, "vectorised": self.vectorised, "seed": int(self.seed)}
+        return {
+            "tag": self.tag,
+            "K": self.K,
+            "n": int(self.data.x.shape[0]),
+            "spe": self.spe,
+            "epochs": self.epochs,
+            "total_steps": self.total_steps,
+            "vectorised": self.vectorised,
+            "seed": int(self.seed),
+        }
 
     def _load(self) -> Optional[dict]:
         found = self.files.latest(expect=self._meta())
@@ -363,8 +428,15 @@ class _ProbeLoop:
             return None
         state = torch.load(found[0], map_location="cpu", weights_only=False)
         self.finished = dict(state.get("finished") or {})
-        log.warning("%s: resuming the probe models from their checkpoint (%d of %d members finished, member group "
-                    "at step %s) in %s", self.desc, len(self.finished), self.K, state.get("step"), found[0])
+        log.warning(
+            "%s: resuming the probe models from their checkpoint (%d of %d members finished, member group "
+            "at step %s) in %s",
+            self.desc,
+            len(self.finished),
+            self.K,
+            state.get("step"),
+            found[0],
+        )
         return state
 
     def gens_for(self, ks: Sequence[int]) -> list[torch.Generator]:
@@ -378,14 +450,19 @@ class _ProbeLoop:
     def train_vectorised(self, members: list[nn.Module]) -> None:
         params, buffers = torch.func.stack_module_state(members)
         base = copy.deepcopy(members[0]).to("meta").train()
-        fwd = torch.func.vmap(lambda pr, bu, x: torch.func.functional_call(base, (pr, bu), (x,)),
-                              randomness="different")
-        self.run(list(range(self.K)), lambda xb: fwd(params, buffers, xb), params, stacked=True,
-                 tensors={**{f"p.{k}": v for k, v in params.items()}, **{f"b.{k}": v for k, v in buffers.items()}})
+        fwd = torch.func.vmap(
+            lambda pr, bu, x: torch.func.functional_call(base, (pr, bu), (x,)), randomness="different"
+        )
+        self.run(
+            list(range(self.K)),
+            lambda xb: fwd(params, buffers, xb),
+            params,
+            stacked=True,
+            tensors={**{f"p.{k}": v for k, v in params.items()}, **{f"b.{k}": v for k, v in buffers.items()}},
+        )
         with torch.no_grad():
             for k, m in enumerate(members):
-                m.load_state_dict({**{n_: t[k] for n_, t in params.items()},
-                                   **{n_: t[k] for n_, t in buffers.items()}})
+                m.load_state_dict({**{n_: t[k] for n_, t in params.items()}, **{n_: t[k] for n_, t in buffers.items()}})
 
     def train_sequential(self, members: list[nn.Module]) -> None:
         for k, m in enumerate(members):
@@ -395,8 +472,13 @@ class _ProbeLoop:
                     self.bar.update(self.epochs * self.spe)
                 continue
             m.train()
-            self.run([k], lambda xb, m=m: m(xb[0]).unsqueeze(0), dict(m.named_parameters()), stacked=False,
-                     tensors=m.state_dict(keep_vars=True))
+            self.run(
+                [k],
+                lambda xb, m=m: m(xb[0]).unsqueeze(0),
+                dict(m.named_parameters()),
+                stacked=False,
+                tensors=m.state_dict(keep_vars=True),
+            )
             self.finished[k] = {n_: t.detach().cpu().clone() for n_, t in m.state_dict().items()}
             if self.files is not None and k < self.K - 1:  # save every finished member
                 self.save(None, [k + 1])
@@ -419,17 +501,28 @@ class _ProbeLoop:
                     if s + 1 < self.spe and self._due(step):
                         self.save((ks, tensors, opt, gens, (epoch, s + 1, step, order, valid, loss_sum)), ks)
                 if not bool(torch.isfinite(loss_sum)):
-                    raise RuntimeError(f"{self.desc}: probe training loss became NaN or infinite in epoch "
-                                       f"{epoch + 1} (lower metric.lr?)")
+                    raise RuntimeError(
+                        f"{self.desc}: probe training loss became NaN or infinite in epoch "
+                        f"{epoch + 1} (lower metric.lr?)"
+                    )
                 order, valid, s0 = None, None, 0
                 if epoch + 1 < self.epochs and self._due(step):
                     self.save((ks, tensors, opt, gens, (epoch + 1, 0, step, None, None, None)), ks)
 
-    def _step(self, ks: list[int], step_fn: Callable, opt: torch.optim.Optimizer, gens: list, order: torch.Tensor,
-              valid: torch.Tensor, s: int, step: int) -> torch.Tensor:
+    def _step(
+        self,
+        ks: list[int],
+        step_fn: Callable,
+        opt: torch.optim.Optimizer,
+        gens: list,
+        order: torch.Tensor,
+        valid: torch.Tensor,
+        s: int,
+        step: int,
+    ) -> torch.Tensor:
         """One optimiser step of group ``ks`` on batch ``s`` of the epoch's order; its (detached) loss."""
         data, bs = self.data, self.bs
-        idx, w = _trim_last(order[:, s * bs:(s + 1) * bs], valid[:, s * bs:(s + 1) * bs])
+        idx, w = _trim_last(order[:, s * bs : (s + 1) * bs], valid[:, s * bs : (s + 1) * bs])
         xb = data.batch(idx.reshape(-1)).view(len(ks), idx.shape[1], *data.x.shape[1:])
         if data.augment_kind != "none":
             xb = torch.stack([batch_augment(xb[j], data.augment_kind, gens[j]) for j in range(len(ks))])
@@ -461,15 +554,31 @@ class _ProbeLoop:
     def save(self, live: Optional[tuple], ks: list[int]) -> None:
         """Write the finished members and, when ``live`` = (ks, tensors, opt, gens, position) is given, the state
         of the group in training; then pass on a pending signal (see bench.checkpoint.PreemptionGuard)."""
-        state: dict = {"finished": self.finished, "group": None, "step": None, "rng": _rng_state(),
-                       "hook": self.on_step.state_dict() if self.on_step is not None else None}
+        state: dict = {
+            "finished": self.finished,
+            "group": None,
+            "step": None,
+            "rng": _rng_state(),
+            "hook": self.on_step.state_dict() if self.on_step is not None else None,
+        }
         if live is not None:
             ks_, tensors, opt, gens, (epoch, s, step, order, valid, loss_sum) = live
-            state.update(group=list(ks_), step=step, position=(epoch, s, step), order=order, valid=valid,
-                         loss_sum=loss_sum, tensors={k: v.detach().cpu().clone() for k, v in tensors.items()},
-                         opt=opt.state_dict(), gens=[g.get_state() for g in gens])
-        self.files.save(len(self.finished) * self.total_steps + (state["step"] or 0),
-                        lambda path: torch.save(state, path), self._meta())
+            state.update(
+                group=list(ks_),
+                step=step,
+                position=(epoch, s, step),
+                order=order,
+                valid=valid,
+                loss_sum=loss_sum,
+                tensors={k: v.detach().cpu().clone() for k, v in tensors.items()},
+                opt=opt.state_dict(),
+                gens=[g.get_state() for g in gens],
+            )
+        self.files.save(
+            len(self.finished) * self.total_steps + (state["step"] or 0),
+            lambda path: torch.save(state, path),
+            self._meta(),
+        )
         self._t_last = time.perf_counter()
         guard = active_guard()
         if guard is not None and guard.requested is not None:
@@ -496,13 +605,12 @@ class _ProbeLoop:
         dev = self.data.x.device
         if self.bar is not None:
             self.bar.update(step)
-        move = (lambda t: None if t is None else t.to(dev))
+        move = lambda t: None if t is None else t.to(dev)
         return epoch, s, step, move(st["order"]), move(st["valid"]), move(st["loss_sum"])
 
 
 def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
 def _set_rng_state(state: dict) -> None:
@@ -511,12 +619,33 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def train_probe_ensemble(ctx: Any, metric: str, p: dict, n_models: int, epochs: int, total_epochs: int,
-                         tag: str, subsets: Optional[np.ndarray] = None, on_step: Optional[StepHook] = None,
-                         data: Optional[PoolData] = None) -> tuple[Ensemble, PoolData]:
+def train_probe_ensemble(
+    ctx: Any,
+    metric: str,
+    p: dict,
+    n_models: int,
+    epochs: int,
+    total_epochs: int,
+    tag: str,
+    subsets: Optional[np.ndarray] = None,
+    on_step: Optional[StepHook] = None,
+    data: Optional[PoolData] = None,
+) -> tuple[Ensemble, PoolData]:
     """Build ``n_models`` probe members from ``ctx.model`` and train them on ``ctx.pool`` (see train_ensemble)."""
     data = data or pool_data(ctx, metric, use_augment=bool(p["augment"]))
     members = build_members(ctx.model, data.num_classes, data.input_shape, n_models, ctx.seed, tag)
-    ens = train_ensemble(data, members, p, epochs, total_epochs, ctx.seed, tag, subsets=subsets, on_step=on_step,
-                         progress=bool(ctx.progress), desc=metric, checkpoint=getattr(ctx, "checkpoint", None))
+    ens = train_ensemble(
+        data,
+        members,
+        p,
+        epochs,
+        total_epochs,
+        ctx.seed,
+        tag,
+        subsets=subsets,
+        on_step=on_step,
+        progress=bool(ctx.progress),
+        desc=metric,
+        checkpoint=getattr(ctx, "checkpoint", None),
+    )
     return ens, data

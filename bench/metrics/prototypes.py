@@ -51,11 +51,14 @@ def ssp_scores(ctx: ScoreContext) -> np.ndarray:
     p = resolve_params("ssp", ctx.params, SSP_DEFAULTS)
     k = p["k"] if p["k"] is not None else ctx.pool.num_classes
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(ctx.pool):
-        raise MetricError(f"metric.k={p['k']!r} is not allowed for ssp: it must be null (= number of classes) or "
-                          f"an integer in [1, pool size {len(ctx.pool)}]")
+        raise MetricError(
+            f"metric.k={p['k']!r} is not allowed for ssp: it must be null (= number of classes) or "
+            f"an integer in [1, pool size {len(ctx.pool)}]"
+        )
     z = embed_pool(ctx, p, "ssp")
-    d = nearest_centroid_distance(z, int(k), derive_seed(ctx.seed, "ssp", "kmeans"), int(p["kmeans_n_init"]),
-                                  int(p["kmeans_iters"]))
+    d = nearest_centroid_distance(
+        z, int(k), derive_seed(ctx.seed, "ssp", "kmeans"), int(p["kmeans_n_init"]), int(p["kmeans_iters"])
+    )
     return d.double().cpu().numpy()
 
 

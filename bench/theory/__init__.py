@@ -11,12 +11,39 @@
   (``scripts/perceptron_figures.py`` -> results/perceptron/). Imported on demand (they need pandas and the
   collector), not by this package.
 """
-from .perceptron import (RULES, empirical_error, gaussian_data, generalization_error, make_probe,
-                         make_teacher, max_margin, overlap, probe_margins, prune_indices, simulate,
-                         trained_probe)
+
+from .perceptron import (
+    RULES,
+    empirical_error,
+    gaussian_data,
+    generalization_error,
+    make_probe,
+    make_teacher,
+    max_margin,
+    overlap,
+    probe_margins,
+    prune_indices,
+    simulate,
+    trained_probe,
+)
 from .replica import gardner_capacity, paper_residuals, prune_threshold, theory_curve, theory_error
 
-__all__ = ["RULES", "empirical_error", "gaussian_data", "generalization_error", "make_probe",
-           "make_teacher", "max_margin", "overlap", "probe_margins", "prune_indices", "simulate",
-           "trained_probe", "gardner_capacity", "paper_residuals", "prune_threshold", "theory_curve",
-           "theory_error"]
+__all__ = [
+    "RULES",
+    "empirical_error",
+    "gaussian_data",
+    "generalization_error",
+    "make_probe",
+    "make_teacher",
+    "max_margin",
+    "overlap",
+    "probe_margins",
+    "prune_indices",
+    "simulate",
+    "trained_probe",
+    "gardner_capacity",
+    "paper_residuals",
+    "prune_threshold",
+    "theory_curve",
+    "theory_error",
+]

@@ -37,6 +37,7 @@ simplex: the objective is ``s^2|p|^2 + (1-s)^2``, minimised over ``s`` at value
 ``a = lambda / |p|^2``. Optimality is certified by the duality gap ``|p| - min_i w.z_i``
 (>= 0 by weak duality, = 0 at the optimum) and by complementary slackness on the support vectors.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -156,8 +157,9 @@ def prune_indices(z: np.ndarray, keep: float, rule: str, rng: np.random.Generato
 # --------------------------------------------------------------------------------------------
 # max-margin perceptron
 # --------------------------------------------------------------------------------------------
-def max_margin(X: np.ndarray, y: np.ndarray, *, tol: float = 1e-9, on_nonseparable: str = "raise",
-               maxiter: int | None = None):
+def max_margin(
+    X: np.ndarray, y: np.ndarray, *, tol: float = 1e-9, on_nonseparable: str = "raise", maxiter: int | None = None
+):
     """Maximally stable perceptron (hard-margin linear SVM without bias).
 
     Solves ``max_{|J|=1} min_i y_i J.x_i`` exactly via the minimum-norm point of the convex hull of
@@ -219,9 +221,16 @@ def max_margin(X: np.ndarray, y: np.ndarray, *, tol: float = 1e-9, on_nonseparab
     if not sep:
         if on_nonseparable == "raise":
             raise ValueError("data not linearly separable through the origin (max margin <= 0)")
-        return None, {"margin": 0.0, "dual_margin": pnorm * scale, "kkt_gap": np.nan,
-                      "slack_gap": np.nan, "n_support": int(np.count_nonzero(u)),
-                      "alpha": None, "iterations": iterations, "separable": False}
+        return None, {
+            "margin": 0.0,
+            "dual_margin": pnorm * scale,
+            "kkt_gap": np.nan,
+            "slack_gap": np.nan,
+            "n_support": int(np.count_nonzero(u)),
+            "alpha": None,
+            "iterations": iterations,
+            "separable": False,
+        }
     supp = lam > 0
     slack_gap = float(np.max(m[supp] - margin)) if supp.any() else 0.0
     kkt_gap = pnorm - margin
@@ -229,7 +238,7 @@ def max_margin(X: np.ndarray, y: np.ndarray, *, tol: float = 1e-9, on_nonseparab
         raise RuntimeError(f"max_margin did not converge: duality gap {kkt_gap:.3e}")
     # dual SVM coefficients for the ORIGINAL scale: J_unnorm = sum a_i z_i with min margin 1.
     # In scaled units a_s = lam/|p|^2; z = scale * zs  =>  a = a_s / scale^2.
-    alpha = lam / (pnorm ** 2) / scale ** 2
+    alpha = lam / (pnorm**2) / scale**2
     return J, {
         "margin": margin * scale,
         "dual_margin": pnorm * scale,
@@ -281,8 +290,9 @@ def empirical_error(J: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> fl
 # --------------------------------------------------------------------------------------------
 # one experiment
 # --------------------------------------------------------------------------------------------
-def draw_problem(dim: int, n_tot: int, seed: int, probe: str = "exact", probe_angle_deg: float = 0.0,
-                 n_probe: int | None = None):
+def draw_problem(
+    dim: int, n_tot: int, seed: int, probe: str = "exact", probe_angle_deg: float = 0.0, n_probe: int | None = None
+):
     """The seeded ingredients of one experiment: (teacher, X, y, probe, prune rng, test rng).
 
     Independent streams, so that e.g. the test set does not depend on the probe choice. ``simulate`` and the
@@ -290,8 +300,9 @@ def draw_problem(dim: int, n_tot: int, seed: int, probe: str = "exact", probe_an
     ``probe="exact"``: the teacher rotated by ``probe_angle_deg``; ``"trained"``: ``trained_probe`` on ``n_probe``
     examples.
     """
-    r_teacher, r_train, r_probe, r_prune, r_test = (np.random.default_rng(s)
-                                                    for s in np.random.SeedSequence(seed).spawn(5))
+    r_teacher, r_train, r_probe, r_prune, r_test = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
+    )
     T = make_teacher(dim, r_teacher)
     X, y = gaussian_data(n_tot, dim, T, r_train)
     if probe == "exact":
@@ -305,8 +316,17 @@ def draw_problem(dim: int, n_tot: int, seed: int, probe: str = "exact", probe_an
     return T, X, y, Jp, r_prune, r_test
 
 
-def simulate(dim: int, alpha_tot: float, keep: float, rule: str, probe_angle_deg: float = 0.0,
-             seed: int = 0, n_test: int = 10_000, probe: str = "exact", n_probe: int | None = None):
+def simulate(
+    dim: int,
+    alpha_tot: float,
+    keep: float,
+    rule: str,
+    probe_angle_deg: float = 0.0,
+    seed: int = 0,
+    n_test: int = 10_000,
+    probe: str = "exact",
+    n_probe: int | None = None,
+):
     """One teacher-student pruning experiment.
 
     Draw a teacher, ``P = round(alpha_tot * dim)`` training examples, a probe, keep the fraction

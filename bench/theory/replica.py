@@ -87,6 +87,7 @@ What was derived / taken / validated
   conditions (theta > 0, ~0.2 s). ``converged`` checks the stationarity residual and the kappa
   identity.
 """
+
 from __future__ import annotations
 
 import math
@@ -96,8 +97,14 @@ import numpy as np
 from scipy.optimize import brentq, minimize, minimize_scalar, root
 from scipy.special import erf, erfcinv, ndtr
 
-__all__ = ["theory_error", "theory_curve", "gardner_capacity", "prune_threshold", "order_parameter_averages",
-           "paper_residuals"]
+__all__ = [
+    "theory_error",
+    "theory_curve",
+    "gardner_capacity",
+    "prune_threshold",
+    "order_parameter_averages",
+    "paper_residuals",
+]
 
 _SQ2PI = math.sqrt(2.0 * math.pi)
 _L = 9.0  # Gaussian integrals are truncated at +-_L standard deviations (phi(9) ~ 1e-18)
@@ -199,8 +206,7 @@ def order_parameter_averages(R, c, kappa, alpha, keep, rule, theta_rad, n_quad=2
         z, wz = _z_nodes(lo, hi, mass, breaks, n_quad)
         A = kappa - R * z
         P, p, M, K = _tavg(A, s)
-        out = {"K": wz @ K, "Phi": wz @ P, "M": wz @ M, "yuM": wz @ (z * M), "ywM": 0.0,
-               "mass": wz.sum()}
+        out = {"K": wz @ K, "Phi": wz @ P, "M": wz @ M, "yuM": wz @ (z * M), "ywM": 0.0, "mass": wz.sum()}
         out["psi"] = alpha * out["K"] - s2
         return out
     ct, st = math.cos(theta_rad), math.sin(theta_rad)
@@ -218,8 +224,9 @@ def order_parameter_averages(R, c, kappa, alpha, keep, rule, theta_rad, n_quad=2
     else:
         v1 = v2 = v0
     sd = s / abs(D) if D != 0.0 else 1.0  # smoothing scale of the A = 0 kinks in v
-    bp = np.sort(np.clip(np.stack([v0, v1 - 3 * sd, v1, v1 + 3 * sd, v2 - 3 * sd, v2, v2 + 3 * sd],
-                                  axis=1), -_L, _L), axis=1)
+    bp = np.sort(
+        np.clip(np.stack([v0, v1 - 3 * sd, v1, v1 + 3 * sd, v2 - 3 * sd, v2, v2 + 3 * sd], axis=1), -_L, _L), axis=1
+    )
     edges = np.concatenate([np.full((z.size, 1), -_L), bp, np.full((z.size, 1), _L)], axis=1)
     a, b = edges[:, :-1], edges[:, 1:]  # (nz, 8)
     x, w = _gl(n_quad)
@@ -233,8 +240,14 @@ def order_parameter_averages(R, c, kappa, alpha, keep, rule, theta_rad, n_quad=2
     A = kappa - R * yu - c * yw
     P, p, M, K = _tavg(A, s)
     W = wz[:, None, None] * wv
-    out = {"K": np.sum(W * K), "Phi": np.sum(W * P), "M": np.sum(W * M), "yuM": np.sum(W * yu * M),
-           "ywM": np.sum(W * yw * M), "mass": W.sum()}
+    out = {
+        "K": np.sum(W * K),
+        "Phi": np.sum(W * P),
+        "M": np.sum(W * M),
+        "yuM": np.sum(W * yu * M),
+        "ywM": np.sum(W * yw * M),
+        "mass": W.sum(),
+    }
     out["psi"] = alpha * out["K"] - s2
     return out
 
@@ -259,8 +272,7 @@ class _Problem:
     def avg(self, beta, psi, kappa):
         R, c, s = self.rcs(beta, psi)
         self.nevals += 1
-        return order_parameter_averages(R, c, kappa, self.alpha, self.keep, self.rule, self.theta,
-                                        self.n, s=s)
+        return order_parameter_averages(R, c, kappa, self.alpha, self.keep, self.rule, self.theta, self.n, s=s)
 
     def kappa(self, beta, psi, k0=None):
         """Solve psi(kappa) = alpha <K> - s^2 = 0 (increasing, convex in kappa) by Newton from
@@ -331,8 +343,9 @@ def _solve(alpha, keep, rule, theta_rad, n_quad, start=None):
         if glo > 0 and ghi < 0:
             beta = brentq(g, b_lo, b_hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
         else:  # should not happen; fall back to a bounded maximisation of kappa
-            r = minimize_scalar(lambda b: -pb.kappa(b, psi, k_hint)[0], bounds=(b_lo, b_hi),
-                                method="bounded", options={"xatol": 1e-12})
+            r = minimize_scalar(
+                lambda b: -pb.kappa(b, psi, k_hint)[0], bounds=(b_lo, b_hi), method="bounded", options={"xatol": 1e-12}
+            )
             beta = r.x
         k, db, dp, av = pb.grad(beta, psi, k_hint)
         resid = abs(db)
@@ -350,12 +363,12 @@ def _solve(alpha, keep, rule, theta_rad, n_quad, start=None):
             return -k, -np.array([db, dp])
 
         bounds = [(b_lo, b_hi), (1e-6, math.pi - 1e-6)]
-        r = minimize(negk, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                     options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500})
+        r = minimize(
+            negk, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500}
+        )
         x = r.x
         # polish the stationarity conditions d kappa / d(beta, psi) = 0
-        pol = root(lambda x: np.array(pb.grad(x[0], x[1], k_hint)[1:3]), x, method="hybr",
-                   options={"xtol": 1e-13})
+        pol = root(lambda x: np.array(pb.grad(x[0], x[1], k_hint)[1:3]), x, method="hybr", options={"xtol": 1e-13})
         if pol.success and b_lo < pol.x[0] < b_hi and 0 < pol.x[1] < math.pi:
             kp = pb.kappa(pol.x[0], pol.x[1], k_hint)[0]
             if kp >= -r.fun - 1e-10:
@@ -384,8 +397,15 @@ def _solve(alpha, keep, rule, theta_rad, n_quad, start=None):
     }
 
 
-def theory_error(alpha_prune: float, keep: float, rule: str = "keep_hard", probe_angle_deg: float = 0.0,
-                 *, n_quad: int = 24, start: dict | None = None) -> dict:
+def theory_error(
+    alpha_prune: float,
+    keep: float,
+    rule: str = "keep_hard",
+    probe_angle_deg: float = 0.0,
+    *,
+    n_quad: int = 24,
+    start: dict | None = None,
+) -> dict:
     """Replica prediction for the max-margin student trained on pruned data.
 
     Parameters
@@ -417,8 +437,9 @@ def theory_error(alpha_prune: float, keep: float, rule: str = "keep_hard", probe
     return _solve(float(alpha_prune), float(keep), rule, theta, int(n_quad), start)
 
 
-def theory_curve(alphas, keep: float, rule: str = "keep_hard", probe_angle_deg: float = 0.0,
-                 n_quad: int = 24) -> list[dict]:
+def theory_curve(
+    alphas, keep: float, rule: str = "keep_hard", probe_angle_deg: float = 0.0, n_quad: int = 24
+) -> list[dict]:
     """``theory_error`` over a sequence of alpha_prune values (solved in increasing order with
     continuation; returned in the input order). Each dict also carries ``alpha_prune``, ``keep``,
     ``rule``, ``probe_angle_deg``."""
@@ -428,8 +449,7 @@ def theory_curve(alphas, keep: float, rule: str = "keep_hard", probe_angle_deg: 
     prev = None
     for i in order:
         r = theory_error(alphas[i], keep, rule, probe_angle_deg, n_quad=n_quad, start=prev)
-        r.update(alpha_prune=float(alphas[i]), keep=float(keep), rule=rule,
-                 probe_angle_deg=float(probe_angle_deg))
+        r.update(alpha_prune=float(alphas[i]), keep=float(keep), rule=rule, probe_angle_deg=float(probe_angle_deg))
         out[i] = r
         prev = r
     return out
@@ -443,8 +463,19 @@ def gardner_capacity(kappa: float) -> float:
     return float(1.0 / K)
 
 
-def paper_residuals(alpha: float, keep: float, rule: str, probe_angle_deg: float, R: float, rho: float,
-                    kappa: float, *, variant: str = "transcribed", n_t: int = 400, n_z: int = 200) -> dict:
+def paper_residuals(
+    alpha: float,
+    keep: float,
+    rule: str,
+    probe_angle_deg: float,
+    R: float,
+    rho: float,
+    kappa: float,
+    *,
+    variant: str = "transcribed",
+    n_t: int = 400,
+    n_z: int = 200,
+) -> dict:
     """Evaluate the appendix-A.2 equations (1)-(3) as transcribed in
     /work/shared/reference/perceptron-theory.md at given order parameters (theta > 0 only).
 
@@ -494,7 +525,7 @@ def paper_residuals(alpha: float, keep: float, rule: str, probe_angle_deg: float
     Gam = Z * (rho * R - ct) - Tt * (R - rho * ct)
     eD = np.exp(-Delta / (2 * L2))
     if variant == "corrected":
-        e2 = np.exp(-(Tt - rho * Z) ** 2 / (2 * sr * sr))
+        e2 = np.exp(-((Tt - rho * Z) ** 2) / (2 * sr * sr))
     else:
         e2 = eD
     Hx = ndtr(-Gam / (sr * Lam))
@@ -504,7 +535,16 @@ def paper_residuals(alpha: float, keep: float, rule: str, probe_angle_deg: float
     rhs2 = 2 * alpha * np.sum(W * e2 / (_SQ2PI * sr) * Hx * km**2)
     lhs2 = 1 - (rho**2 + R**2 - 2 * rho * R * ct) / st**2
     zfac = (Z - rho * Tt) if variant == "corrected" else (Z - rho)
-    rhs3 = 2 * alpha * np.sum(W * (e2 / (_SQ2PI * sr) * Hx * (zfac / (1 - rho**2)) * km
-                                   + eD / (2 * math.pi * Lam) * ((rho * R - ct) / (1 - rho**2)) * km))
+    rhs3 = (
+        2
+        * alpha
+        * np.sum(
+            W
+            * (
+                e2 / (_SQ2PI * sr) * Hx * (zfac / (1 - rho**2)) * km
+                + eD / (2 * math.pi * Lam) * ((rho * R - ct) / (1 - rho**2)) * km
+            )
+        )
+    )
     lhs3 = (rho - R * ct) / st**2
     return {"eq1": (lhs1, rhs1), "eq2": (lhs2, rhs2), "eq3": (lhs3, rhs3)}

@@ -35,8 +35,22 @@ ASYMPTOTE_C = 0.5005
 CONTEXT = ("label_noise", "budget", "theta")
 RULES = ("keep_hard", "keep_easy", "random")
 #: columns of ``runs.csv`` (the committed, flat form of the records)
-RUN_COLUMNS = ["sweep", "run_id", "theta", "rule", "metric", "strategy", "keep", "alpha_tot", "alpha_prune", "seed",
-               "n_train", "test_error", "eps_theory", "wall_time_s"]
+RUN_COLUMNS = [
+    "sweep",
+    "run_id",
+    "theta",
+    "rule",
+    "metric",
+    "strategy",
+    "keep",
+    "alpha_tot",
+    "alpha_prune",
+    "seed",
+    "n_train",
+    "test_error",
+    "eps_theory",
+    "wall_time_s",
+]
 NOT_ASSESSED = "not assessed"
 
 
@@ -58,7 +72,9 @@ def _analysis_columns(df: pd.DataFrame) -> pd.DataFrame:
 def _load_record_dirs(paths: list[str]) -> pd.DataFrame:
     ok, failed = load_records(paths)
     if len(failed):
-        warnings.warn(f"{len(failed)} failed/invalid record(s) ignored: {failed['reason'].value_counts().to_dict()}")
+        warnings.warn(
+            f"{len(failed)} failed/invalid record(s) ignored: {failed['reason'].value_counts().to_dict()}", stacklevel=2
+        )
     return _analysis_columns(ok.loc[ok["dataset"] == "perceptron"].copy())
 
 
@@ -73,9 +89,17 @@ def load_runs_csv(path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: not a perceptron runs.csv (missing {sorted(missing)})")
     dim = (df["n_train"] / df["alpha_prune"]).groupby(df["sweep"], dropna=False).transform("median").round()
-    df = df.assign(dataset="perceptron", model="perceptron", pool_size=(df["alpha_tot"] * dim).round().astype(int),
-                   **{"extra.alpha_tot": df["alpha_tot"], "extra.alpha_prune": df["alpha_prune"],
-                      "extra.probe_angle_deg": df["theta"], "extra.eps_theory": df["eps_theory"]})
+    df = df.assign(
+        dataset="perceptron",
+        model="perceptron",
+        pool_size=(df["alpha_tot"] * dim).round().astype(int),
+        **{
+            "extra.alpha_tot": df["alpha_tot"],
+            "extra.alpha_prune": df["alpha_prune"],
+            "extra.probe_angle_deg": df["theta"],
+            "extra.eps_theory": df["eps_theory"],
+        },
+    )
     return _analysis_columns(df)
 
 
@@ -100,8 +124,11 @@ def _agg(g: pd.DataFrame, col: str = "test_error") -> dict:
     v = g[col].to_numpy(float)
     v = v[np.isfinite(v)]
     n = len(v)
-    return {"mean": float(v.mean()) if n else math.nan,
-            "sem": float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan, "n": n}
+    return {
+        "mean": float(v.mean()) if n else math.nan,
+        "sem": float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+        "n": n,
+    }
 
 
 def cells(df: pd.DataFrame) -> pd.DataFrame:
@@ -110,9 +137,19 @@ def cells(df: pd.DataFrame) -> pd.DataFrame:
     for (th, rule, keep, at), g in df.groupby(["theta", "rule", "keep", "alpha_tot"], sort=True):
         a = _agg(g)
         t = g["eps_theory"].to_numpy(float)
-        rows.append({"theta": th, "rule": rule, "keep": keep, "alpha_tot": at,
-                     "alpha_prune": float(g["alpha_prune"].mean()), "sim": a["mean"], "sem": a["sem"],
-                     "n_seeds": a["n"], "theory": float(np.nanmean(t)) if np.isfinite(t).any() else math.nan})
+        rows.append(
+            {
+                "theta": th,
+                "rule": rule,
+                "keep": keep,
+                "alpha_tot": at,
+                "alpha_prune": float(g["alpha_prune"].mean()),
+                "sim": a["mean"],
+                "sem": a["sem"],
+                "n_seeds": a["n"],
+                "theory": float(np.nanmean(t)) if np.isfinite(t).any() else math.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -131,10 +168,20 @@ def classical_curve(df: pd.DataFrame, x_min: float = 2.0, n_boot: int = 200) -> 
     for at, g in full.groupby("alpha_tot"):
         a = _agg(g)
         th = float(np.nanmean(g["eps_theory"].to_numpy(float)))
-        rows.append({"alpha": at, "sim": a["mean"], "sem": a["sem"], "n_seeds": a["n"], "theory": th,
-                     "alpha_eps_sim": at * a["mean"], "alpha_eps_sem": at * a["sem"], "alpha_eps_theory": at * th,
-                     "asymptote": ASYMPTOTE_C / at,
-                     "gap_se": (a["mean"] - th) / a["sem"] if a["sem"] > 0 else math.nan})
+        rows.append(
+            {
+                "alpha": at,
+                "sim": a["mean"],
+                "sem": a["sem"],
+                "n_seeds": a["n"],
+                "theory": th,
+                "alpha_eps_sim": at * a["mean"],
+                "alpha_eps_sem": at * a["sem"],
+                "alpha_eps_theory": at * th,
+                "asymptote": ASYMPTOTE_C / at,
+                "gap_se": (a["mean"] - th) / a["sem"] if a["sem"] > 0 else math.nan,
+            }
+        )
     tab = pd.DataFrame(rows)
     sel = full.loc[full["alpha_tot"] >= x_min]
     fit = fit_curve(sel["alpha_tot"].to_numpy(float), sel["test_error"].to_numpy(float), n_boot=n_boot, seed=0)
@@ -152,9 +199,17 @@ def easy_vs_hard(df: pd.DataFrame, theta: float = 0.0) -> tuple[pd.DataFrame, pd
     h = c.loc[c["rule"] == "keep_hard"].set_index(["keep", "alpha_tot"])
     e = c.loc[c["rule"] == "keep_easy"].set_index(["keep", "alpha_tot"])
     idx = h.index.intersection(e.index)
-    tab = pd.DataFrame({"alpha_prune": h.loc[idx, "alpha_prune"], "hard": h.loc[idx, "sim"],
-                        "hard_sem": h.loc[idx, "sem"], "easy": e.loc[idx, "sim"], "easy_sem": e.loc[idx, "sem"],
-                        "hard_theory": h.loc[idx, "theory"], "easy_theory": e.loc[idx, "theory"]}).reset_index()
+    tab = pd.DataFrame(
+        {
+            "alpha_prune": h.loc[idx, "alpha_prune"],
+            "hard": h.loc[idx, "sim"],
+            "hard_sem": h.loc[idx, "sem"],
+            "easy": e.loc[idx, "sim"],
+            "easy_sem": e.loc[idx, "sem"],
+            "hard_theory": h.loc[idx, "theory"],
+            "easy_theory": e.loc[idx, "theory"],
+        }
+    ).reset_index()
     diff = tab["hard"] - tab["easy"]
     tab["z"] = diff / np.sqrt(tab["hard_sem"] ** 2 + tab["easy_sem"] ** 2)
     tab["winner"] = np.where(diff < 0, "hard", "easy")
@@ -173,10 +228,20 @@ def _crossing(alpha_tot: np.ndarray, hard: np.ndarray, easy: np.ndarray) -> dict
             lo, hi = float(alpha_tot[i]), float(alpha_tot[i + 1])
     note = ""
     if np.isnan(cross) and len(r):
-        note = ("hard wins everywhere" if (r <= 0).all() else
-                "easy wins everywhere" if (r > 0).all() else "no single crossing")
-    return {"cross": cross, "bracket_lo": lo, "bracket_hi": hi, "note": note,
-            "sign_changes": int(np.sum(np.diff(np.sign(r)) != 0))}
+        note = (
+            "hard wins everywhere"
+            if (r <= 0).all()
+            else "easy wins everywhere"
+            if (r > 0).all()
+            else "no single crossing"
+        )
+    return {
+        "cross": cross,
+        "bracket_lo": lo,
+        "bracket_hi": hi,
+        "note": note,
+        "sign_changes": int(np.sum(np.diff(np.sign(r)) != 0)),
+    }
 
 
 def crossovers(tab: pd.DataFrame) -> pd.DataFrame:
@@ -200,10 +265,15 @@ def winner_agreement(tab: pd.DataFrame) -> dict:
     """
     same = tab["winner"] == tab["winner_theory"]
     sig = tab["significant"].astype(bool)
-    return {"cells": len(tab), "same": int(same.sum()), "resolved": int(sig.sum()),
-            "same_resolved": int((same & sig).sum()), "unresolved": int((~sig).sum()),
-            "same_unresolved": int((same & ~sig).sum()),
-            "disagree": tab.loc[~same, ["alpha_tot", "keep", "z"]].to_dict("records")}
+    return {
+        "cells": len(tab),
+        "same": int(same.sum()),
+        "resolved": int(sig.sum()),
+        "same_resolved": int((same & sig).sum()),
+        "unresolved": int((~sig).sum()),
+        "same_unresolved": int((same & ~sig).sum()),
+        "disagree": tab.loc[~same, ["alpha_tot", "keep", "z"]].to_dict("records"),
+    }
 
 
 # =========================================================================== claims 3 and 4
@@ -234,8 +304,9 @@ def _label_groups(t: pd.DataFrame) -> pd.DataFrame:
     return t.loc[~((t["group"] == "random") & (t["theta"] != 0.0))].reset_index(drop=True)
 
 
-def frontiers(df: pd.DataFrame, x_min: float = 2.0, n_boot: int = 200, rules=("keep_hard", "random"),
-              thetas=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def frontiers(
+    df: pd.DataFrame, x_min: float = 2.0, n_boot: int = 200, rules=("keep_hard", "random"), thetas=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pareto frontiers over (keep, alpha_tot) of error vs alpha_prune, and their collector fits on x >= x_min.
 
     Returns ``(frontier, fits)``: the collector's ``pareto_frontier`` on all runs (for plots and ratios), and its
@@ -258,13 +329,22 @@ def frontier_ratios(fr: pd.DataFrame, x_min: float = 2.0, theta: float = 0.0) ->
     h = sel.loc[sel["group"] == "keep_hard"].set_index("x")
     r = sel.loc[sel["group"] == "random"].set_index("x")
     x = h.index.intersection(r.index).sort_values()
-    out = pd.DataFrame({"alpha_prune": x, "hard": h.loc[x, "mean"].to_numpy(), "hard_sem": h.loc[x, "sem"].to_numpy(),
-                        "hard_keep": h.loc[x, "keep"].to_numpy(), "hard_pool": h.loc[x, "pool_size"].to_numpy(),
-                        "hard_pareto": h.loc[x, "pareto"].to_numpy(), "random": r.loc[x, "mean"].to_numpy(),
-                        "random_sem": r.loc[x, "sem"].to_numpy()})
+    out = pd.DataFrame(
+        {
+            "alpha_prune": x,
+            "hard": h.loc[x, "mean"].to_numpy(),
+            "hard_sem": h.loc[x, "sem"].to_numpy(),
+            "hard_keep": h.loc[x, "keep"].to_numpy(),
+            "hard_pool": h.loc[x, "pool_size"].to_numpy(),
+            "hard_pareto": h.loc[x, "pareto"].to_numpy(),
+            "random": r.loc[x, "mean"].to_numpy(),
+            "random_sem": r.loc[x, "sem"].to_numpy(),
+        }
+    )
     out["ratio"] = out["random"] / out["hard"]
-    out["ratio_se"] = out["ratio"] * np.sqrt((out["hard_sem"] / out["hard"]) ** 2
-                                             + (out["random_sem"] / out["random"]) ** 2)
+    out["ratio_se"] = out["ratio"] * np.sqrt(
+        (out["hard_sem"] / out["hard"]) ** 2 + (out["random_sem"] / out["random"]) ** 2
+    )
     return out
 
 
@@ -302,9 +382,19 @@ def keep_optimum(df: pd.DataFrame) -> pd.DataFrame:
         b = g.loc[g["sim"].idxmin()]
         bt = g.loc[g["theory"].idxmin(), "keep"] if g["theory"].notna().any() else math.nan
         small = g.loc[g["keep"].idxmin()]
-        rows.append({"theta": th, "alpha_prune": ap, "keeps": ", ".join(f"{k:g}" for k in sorted(g["keep"])),
-                     "best_keep_sim": b["keep"], "best_sim": b["sim"], "best_sem": b["sem"], "best_keep_theory": bt,
-                     "smallest_keep_sim": small["sim"], "smallest_keep": small["keep"]})
+        rows.append(
+            {
+                "theta": th,
+                "alpha_prune": ap,
+                "keeps": ", ".join(f"{k:g}" for k in sorted(g["keep"])),
+                "best_keep_sim": b["keep"],
+                "best_sim": b["sim"],
+                "best_sem": b["sem"],
+                "best_keep_theory": bt,
+                "smallest_keep_sim": small["sim"],
+                "smallest_keep": small["keep"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -324,10 +414,16 @@ def theory_gaps(df: pd.DataFrame) -> pd.DataFrame:
 def gap_summary(g: pd.DataFrame) -> dict:
     """Counts and extremes of :func:`theory_gaps` (``frac_lt2``: fraction of cells with |gap|/s.e. < 2)."""
     a = g["gap_se"].abs().dropna()
-    return {"cells": len(g), "frac_lt2": float((a < 2).mean()), "frac_lt3": float((a < 3).mean()),
-            "median_abs_se": float(a.median()), "mean_signed_se": float(g["gap_se"].mean()),
-            "median_rel": float(g["rel_gap"].abs().median()), "worst_abs": g.loc[g["gap"].abs().idxmax()].to_dict(),
-            "worst_se": g.loc[g["gap_se"].abs().idxmax()].to_dict()}
+    return {
+        "cells": len(g),
+        "frac_lt2": float((a < 2).mean()),
+        "frac_lt3": float((a < 3).mean()),
+        "median_abs_se": float(a.median()),
+        "mean_signed_se": float(g["gap_se"].mean()),
+        "median_rel": float(g["rel_gap"].abs().median()),
+        "worst_abs": g.loc[g["gap"].abs().idxmax()].to_dict(),
+        "worst_se": g.loc[g["gap_se"].abs().idxmax()].to_dict(),
+    }
 
 
 # =========================================================================== everything

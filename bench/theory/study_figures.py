@@ -58,10 +58,21 @@ def fig_classical(tab: pd.DataFrame, fit, out: Path, theory_lines: bool = True) 
     ax[0].plot(ag, ASYMPTOTE_C / ag, ":", color="C3", label=r"$0.5005/\alpha$ (Opper et al. 1990)")
     if fit.power_variant:
         sel = ag >= fit.x_min
-        ax[0].plot(ag[sel], fit.predict(ag[sel]), "--", color="C2", lw=1,
-                   label=rf"power-law fit $\alpha\geq${fit.x_min:g}: $\nu$={fit.nu:.3f}")
-    ax[0].set(xscale="log", yscale="log", xlabel=r"$\alpha = P/N$", ylabel=r"$\epsilon_g$",
-              title="Maximally stable perceptron (no pruning)")
+        ax[0].plot(
+            ag[sel],
+            fit.predict(ag[sel]),
+            "--",
+            color="C2",
+            lw=1,
+            label=rf"power-law fit $\alpha\geq${fit.x_min:g}: $\nu$={fit.nu:.3f}",
+        )
+    ax[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel=r"$\alpha = P/N$",
+        ylabel=r"$\epsilon_g$",
+        title="Maximally stable perceptron (no pruning)",
+    )
     ax[0].legend(fontsize=8)
     ax[1].errorbar(a, tab["alpha_eps_sim"], yerr=tab["alpha_eps_sem"], fmt="o", color="C0", label="simulation")
     ax[1].plot(a, tab["alpha_eps_theory"], "k-", lw=1, label="replica theory")
@@ -79,8 +90,9 @@ def fig_easy_hard(tab: pd.DataFrame, cross: pd.DataFrame, out: Path) -> list[str
         g = tab.loc[tab["keep"] == k].sort_values("alpha_tot")
         col = f"C{i}"
         ax[0].errorbar(g["alpha_tot"], g["hard"], yerr=g["hard_sem"], fmt="o-", color=col, ms=4, label=f"f={k:g} hard")
-        ax[0].errorbar(g["alpha_tot"], g["easy"], yerr=g["easy_sem"], fmt="s--", color=col, ms=4, mfc="none",
-                       label=f"f={k:g} easy")
+        ax[0].errorbar(
+            g["alpha_tot"], g["easy"], yerr=g["easy_sem"], fmt="s--", color=col, ms=4, mfc="none", label=f"f={k:g} easy"
+        )
         r = g["hard"] / g["easy"]
         rse = r * np.sqrt((g["hard_sem"] / g["hard"]) ** 2 + (g["easy_sem"] / g["easy"]) ** 2)
         ax[1].errorbar(g["alpha_tot"], r, yerr=rse, fmt="o-", color=col, ms=4, label=f"f={k:g}")
@@ -88,12 +100,22 @@ def fig_easy_hard(tab: pd.DataFrame, cross: pd.DataFrame, out: Path) -> list[str
         c = cross.loc[cross["keep"] == k, "cross_sim"]
         if len(c) and np.isfinite(c.iloc[0]):
             ax[1].axvline(c.iloc[0], color=col, lw=0.6, alpha=0.6)
-    ax[0].set(xscale="log", yscale="log", xlabel=r"$\alpha_{tot}$", ylabel=r"$\epsilon_g$",
-              title=r"keep hard (solid) vs keep easy (dashed), $\theta=0$")
+    ax[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel=r"$\alpha_{tot}$",
+        ylabel=r"$\epsilon_g$",
+        title=r"keep hard (solid) vs keep easy (dashed), $\theta=0$",
+    )
     ax[0].legend(fontsize=6, ncol=2)
     ax[1].axhline(1, color="k", lw=0.8)
-    ax[1].set(xscale="log", yscale="log", xlabel=r"$\alpha_{tot}$", ylabel=r"$\epsilon_{hard}/\epsilon_{easy}$",
-              title="< 1: keep hard wins (dotted: theory; vertical: crossover)")
+    ax[1].set(
+        xscale="log",
+        yscale="log",
+        xlabel=r"$\alpha_{tot}$",
+        ylabel=r"$\epsilon_{hard}/\epsilon_{easy}$",
+        title="< 1: keep hard wins (dotted: theory; vertical: crossover)",
+    )
     ax[1].legend(fontsize=7)
     return _save(fig, out, "fig2_easy_vs_hard")
 
@@ -105,24 +127,42 @@ def _fit_lines(ax, fit, color, label):
 
     xg = np.geomspace(fit["x_min"], fit["x_max"], 80)
     nu_a = {"a": fit["a"], "nu": fit["nu"], "e_inf": fit["e_inf"]}
-    ax.plot(xg, predict("power_law", nu_a, xg), "--", color=color, lw=1,
-            label=f"{label} power law nu={fit['nu']:.2f}")
+    ax.plot(xg, predict("power_law", nu_a, xg), "--", color=color, lw=1, label=f"{label} power law nu={fit['nu']:.2f}")
     if np.isfinite(fit.get("exp_n0", np.nan)):
-        ax.plot(xg, predict("exponential", {"b": fit["exp_b"], "n0": fit["exp_n0"], "e_inf": fit["exp_e_inf"],
-                                            "x_min": fit["x_min"]}, xg), ":", color=color, lw=1.2,
-                label=f"{label} exponential")
+        ax.plot(
+            xg,
+            predict(
+                "exponential",
+                {"b": fit["exp_b"], "n0": fit["exp_n0"], "e_inf": fit["exp_e_inf"], "x_min": fit["x_min"]},
+                xg,
+            ),
+            ":",
+            color=color,
+            lw=1.2,
+            label=f"{label} exponential",
+        )
 
 
-def _frontier_panel_loglog(ax, c: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, x_min: float,
-                           theory_lines: bool) -> None:
+def _frontier_panel_loglog(
+    ax, c: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, x_min: float, theory_lines: bool
+) -> None:
     """All theta = 0 cells, both Pareto frontiers with their fits, and (theory_lines) what the finite grid hides."""
     for rule, col, mk in (("keep_hard", "C0", "o"), ("random", "C1", "s"), ("full", "k", "^")):
         g = c.loc[c["rule"] == rule]
         ax.scatter(g["alpha_prune"], g["sim"], s=10, color=col, alpha=0.35, marker=mk, label=f"all cells: {rule}")
     for grp, col in (("keep_hard", "C0"), ("random", "C1")):
         f = fr.loc[(fr["group"] == grp) & (fr["theta"] == 0.0) & fr["pareto"]].sort_values("x")
-        ax.errorbar(f["x"], f["mean"], yerr=f["sem"], fmt="-", marker="o", color=col, lw=2, ms=5,
-                    label=f"Pareto frontier: {grp}")
+        ax.errorbar(
+            f["x"],
+            f["mean"],
+            yerr=f["sem"],
+            fmt="-",
+            marker="o",
+            color=col,
+            lw=2,
+            ms=5,
+            label=f"Pareto frontier: {grp}",
+        )
         fit = fits.loc[(fits["group"] == grp) & (fits["theta"] == 0.0)]
         if len(fit):
             _fit_lines(ax, fit.iloc[0].to_dict(), col, grp)
@@ -131,16 +171,33 @@ def _frontier_panel_loglog(ax, c: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataF
         # pool (every keep_hard run that keeps all support vectors gives that student)
         fmin = float(c.loc[c["rule"] == "keep_hard", "keep"].min())
         ag = np.geomspace(1.5, float(c["alpha_prune"].max()), 50)
-        ax.plot(ag, _theory_line(ag, fmin, "keep_hard", 0.0), "-", color="C0", lw=0.8, alpha=0.7,
-                label=f"theory keep_hard f={fmin:g}, unlimited pool")
+        ax.plot(
+            ag,
+            _theory_line(ag, fmin, "keep_hard", 0.0),
+            "-",
+            color="C0",
+            lw=0.8,
+            alpha=0.7,
+            label=f"theory keep_hard f={fmin:g}, unlimited pool",
+        )
         full = c.loc[c["rule"] == "full"]
         if len(full):
             top = full.loc[full["alpha_tot"].idxmax()]
-            ax.axhline(top["sim"], color="k", lw=0.6, ls="-.",
-                       label=rf"f=1 error at the largest pool $\alpha_{{tot}}$={top['alpha_tot']:g}")
+            ax.axhline(
+                top["sim"],
+                color="k",
+                lw=0.6,
+                ls="-.",
+                label=rf"f=1 error at the largest pool $\alpha_{{tot}}$={top['alpha_tot']:g}",
+            )
     ax.axvspan(0.04, x_min, color="0.9", zorder=-1)
-    ax.set(xscale="log", yscale="log", xlabel=r"$\alpha_{prune}$", ylabel=r"$\epsilon_g$",
-           title=rf"Perfect probe: frontier over f (fits on $\alpha_{{prune}}\geq{x_min:g}$)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=r"$\alpha_{prune}$",
+        ylabel=r"$\epsilon_g$",
+        title=rf"Perfect probe: frontier over f (fits on $\alpha_{{prune}}\geq{x_min:g}$)",
+    )
     ax.legend(fontsize=6)
 
 
@@ -152,49 +209,89 @@ def _frontier_panel_loglin(ax, fr: pd.DataFrame, fits: pd.DataFrame, x_min: floa
         fit = fits.loc[(fits["group"] == grp) & (fits["theta"] == 0.0)]
         if len(fit):
             _fit_lines(ax, fit.iloc[0].to_dict(), col, grp)
-    ax.set(yscale="log", xlabel=r"$\alpha_{prune}$ (linear)", ylabel=r"$\epsilon_g$",
-           title="same, log-linear axes (exponential = straight line)")
+    ax.set(
+        yscale="log",
+        xlabel=r"$\alpha_{prune}$ (linear)",
+        ylabel=r"$\epsilon_g$",
+        title="same, log-linear axes (exponential = straight line)",
+    )
     ax.legend(fontsize=7)
 
 
-def fig_frontier(df: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, out: Path, x_min: float,
-                 theory_lines: bool = True) -> list[str]:
+def fig_frontier(
+    df: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, out: Path, x_min: float, theory_lines: bool = True
+) -> list[str]:
     fig, ax = _plt().subplots(1, 2, figsize=(11, 4.2))
     _frontier_panel_loglog(ax[0], cells(df.loc[df["theta"] == 0.0]), fr, fits, x_min, theory_lines)
     _frontier_panel_loglin(ax[1], fr, fits, x_min)
     return _save(fig, out, "fig3_frontier")
 
 
-def fig_probe(df: pd.DataFrame, fr: pd.DataFrame, fits: pd.DataFrame, out: Path, x_min: float,
-              alpha_fixed: float, theory_lines: bool = True) -> list[str]:
+def fig_probe(
+    df: pd.DataFrame,
+    fr: pd.DataFrame,
+    fits: pd.DataFrame,
+    out: Path,
+    x_min: float,
+    alpha_fixed: float,
+    theory_lines: bool = True,
+) -> list[str]:
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
     thetas = sorted(df["theta"].unique())
-    for j, (af, mk, ls) in enumerate(zip(alpha_fixed, "os^", ("-", "--", ":"))):
+    for _j, (af, mk, ls) in enumerate(zip(alpha_fixed, "os^", ("-", "--", ":"))):
         ev = error_vs_keep_at(df, af)
         for i, th in enumerate(thetas):
             g = ev.loc[ev["theta"] == th]
-            ax[0].errorbar(g["keep"], g["sim"], yerr=g["sem"], fmt=mk, color=f"C{i}",
-                           label=rf"sim $\theta$={th:g}, $\alpha_{{prune}}$={af:g}")
+            ax[0].errorbar(
+                g["keep"],
+                g["sim"],
+                yerr=g["sem"],
+                fmt=mk,
+                color=f"C{i}",
+                label=rf"sim $\theta$={th:g}, $\alpha_{{prune}}$={af:g}",
+            )
             if theory_lines:
                 fg = np.geomspace(0.03, 1.0, 30)
-                ax[0].plot(fg, [_theory_line([af], f, "keep_hard" if f < 1 else "random", th)[0] for f in fg],
-                           ls, color=f"C{i}", lw=1)
-    ax[0].set(xscale="log", yscale="log", xlabel="keep fraction f", ylabel=r"$\epsilon_g$",
-              title="keep hard at fixed " + r"$\alpha_{prune}$" + " (lines: theory)")
+                ax[0].plot(
+                    fg,
+                    [_theory_line([af], f, "keep_hard" if f < 1 else "random", th)[0] for f in fg],
+                    ls,
+                    color=f"C{i}",
+                    lw=1,
+                )
+    ax[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="keep fraction f",
+        ylabel=r"$\epsilon_g$",
+        title="keep hard at fixed " + r"$\alpha_{prune}$" + " (lines: theory)",
+    )
     ax[0].legend(fontsize=6)
     for i, th in enumerate(thetas):
         f = fr.loc[(fr["group"] == "keep_hard") & (fr["theta"] == th) & fr["pareto"]].sort_values("x")
-        ax[1].errorbar(f["x"], f["mean"], yerr=f["sem"], fmt="-o", color=f"C{i}", ms=4,
-                       label=rf"keep-hard frontier $\theta$={th:g}")
+        ax[1].errorbar(
+            f["x"],
+            f["mean"],
+            yerr=f["sem"],
+            fmt="-o",
+            color=f"C{i}",
+            ms=4,
+            label=rf"keep-hard frontier $\theta$={th:g}",
+        )
         fit = fits.loc[(fits["group"] == "keep_hard") & (fits["theta"] == th)]
         if len(fit):
             _fit_lines(ax[1], fit.iloc[0].to_dict(), f"C{i}", rf"$\theta$={th:g}")
     r = fr.loc[(fr["group"] == "random") & (fr["theta"] == 0.0) & fr["pareto"]].sort_values("x")
     ax[1].errorbar(r["x"], r["mean"], yerr=r["sem"], fmt="-s", color="0.4", ms=4, label="random frontier")
     ax[1].axvspan(0.04, x_min, color="0.9", zorder=-1)
-    ax[1].set(xscale="log", yscale="log", xlabel=r"$\alpha_{prune}$", ylabel=r"$\epsilon_g$",
-              title="Imperfect probe: frontier over f")
+    ax[1].set(
+        xscale="log",
+        yscale="log",
+        xlabel=r"$\alpha_{prune}$",
+        ylabel=r"$\epsilon_g$",
+        title="Imperfect probe: frontier over f",
+    )
     ax[1].legend(fontsize=6)
     return _save(fig, out, "fig4_probe")
 
@@ -205,19 +302,31 @@ def fig_theory_sim(gaps: pd.DataFrame, out: Path) -> list[str]:
     markers = {"keep_hard": "o", "keep_easy": "s", "random": "^", "full": "D"}
     thetas = sorted(gaps["theta"].unique())
     for (rule, th), g in gaps.groupby(["rule", "theta"]):
-        ax[0].errorbar(g["theory"], g["sim"], yerr=g["sem"], fmt=markers.get(rule, "o"), ms=3,
-                       color=f"C{thetas.index(th)}", alpha=0.7, label=rf"{rule} $\theta$={th:g}")
+        ax[0].errorbar(
+            g["theory"],
+            g["sim"],
+            yerr=g["sem"],
+            fmt=markers.get(rule, "o"),
+            ms=3,
+            color=f"C{thetas.index(th)}",
+            alpha=0.7,
+            label=rf"{rule} $\theta$={th:g}",
+        )
     lo, hi = gaps[["theory", "sim"]].min().min() * 0.8, 0.6
     ax[0].plot([lo, hi], [lo, hi], "k-", lw=0.8)
-    ax[0].set(xscale="log", yscale="log", xlabel="replica theory", ylabel="simulation (mean of seeds)",
-              title="theory vs simulation, every cell")
+    ax[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="replica theory",
+        ylabel="simulation (mean of seeds)",
+        title="theory vs simulation, every cell",
+    )
     ax[0].legend(fontsize=6)
     z = gaps["gap_se"].dropna().clip(-8, 8)
     ax[1].hist(z, bins=np.linspace(-8, 8, 33), color="C0", alpha=0.8)
     xs = np.linspace(-8, 8, 200)
     # a Student-t-ish reference would be fairer with 4 seeds; show the normal density for scale
-    ax[1].plot(xs, len(z) * 0.5 * np.exp(-xs ** 2 / 2) / np.sqrt(2 * np.pi), "k-", lw=1, label="N(0,1) x cells")
+    ax[1].plot(xs, len(z) * 0.5 * np.exp(-(xs**2) / 2) / np.sqrt(2 * np.pi), "k-", lw=1, label="N(0,1) x cells")
     ax[1].set(xlabel="(sim - theory) / s.e. (clipped at +-8)", ylabel="cells", title="gap in units of the seed s.e.")
     ax[1].legend(fontsize=8)
     return _save(fig, out, "fig5_theory_vs_sim")
-

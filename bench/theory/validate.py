@@ -51,19 +51,26 @@ def _log(msg: str, verbose: bool) -> None:
 # =========================================================================== simulation cells
 def sim_cell(dim, alpha_tot, keep, rule, angle, seeds, probe="exact", n_probe=None) -> dict:
     """Simulate one cell over ``seeds``: mean and s.e. of the exact error and the mean order parameters."""
-    rows = [pc.simulate(dim, alpha_tot, keep, rule, angle, seed=s, n_test=2000, probe=probe, n_probe=n_probe)
-            for s in seeds]
+    rows = [
+        pc.simulate(dim, alpha_tot, keep, rule, angle, seed=s, n_test=2000, probe=probe, n_probe=n_probe) for s in seeds
+    ]
     e = np.array([r["eps"] for r in rows])
     n = len(e)
 
     def mean(k):
         return float(np.mean([r[k] for r in rows]))
 
-    return {"n_seeds": n, "sim_eps_mean": float(e.mean()),
-            "sim_eps_se": float(e.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
-            "sim_eps_test_mean": mean("eps_test"), "sim_kappa_mean": mean("kappa"), "sim_rho_mean": mean("rho"),
-            "sim_sv_per_dim": mean("n_support") / dim, "sim_probe_angle_deg": mean("probe_angle_deg"),
-            "alpha_prune": mean("alpha_prune")}
+    return {
+        "n_seeds": n,
+        "sim_eps_mean": float(e.mean()),
+        "sim_eps_se": float(e.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
+        "sim_eps_test_mean": mean("eps_test"),
+        "sim_kappa_mean": mean("kappa"),
+        "sim_rho_mean": mean("rho"),
+        "sim_sv_per_dim": mean("n_support") / dim,
+        "sim_probe_angle_deg": mean("probe_angle_deg"),
+        "alpha_prune": mean("alpha_prune"),
+    }
 
 
 def cell_list(g: Grid) -> list[tuple]:
@@ -89,10 +96,23 @@ def compare_cell(dim: int, cell: tuple, seeds, n_probe: int) -> dict:
     th_used = s["sim_probe_angle_deg"] if trained else th
     t = rp.theory_error(s["alpha_prune"], f, rule, th_used)
     gap = s["sim_eps_mean"] - t["eps"]
-    return {"alpha_tot": a, "keep": f, "rule": rule, "probe": probe, "probe_angle_deg": th_used, "dim": dim, **s,
-            "theory_eps": t["eps"], "theory_kappa": t["kappa"], "theory_rho": t["rho"],
-            "theory_sv_per_dim": t["sv_per_dim"], "theory_converged": t["converged"], "gap": gap, "abs_gap": abs(gap),
-            "gap_over_se": gap / s["sim_eps_se"] if s["sim_eps_se"] > 0 else float("nan")}
+    return {
+        "alpha_tot": a,
+        "keep": f,
+        "rule": rule,
+        "probe": probe,
+        "probe_angle_deg": th_used,
+        "dim": dim,
+        **s,
+        "theory_eps": t["eps"],
+        "theory_kappa": t["kappa"],
+        "theory_rho": t["rho"],
+        "theory_sv_per_dim": t["sv_per_dim"],
+        "theory_converged": t["converged"],
+        "gap": gap,
+        "abs_gap": abs(gap),
+        "gap_over_se": gap / s["sim_eps_se"] if s["sim_eps_se"] > 0 else float("nan"),
+    }
 
 
 def run_cells(dim: int, g: Grid, verbose: bool = True) -> list[dict]:
@@ -103,10 +123,13 @@ def run_cells(dim: int, g: Grid, verbose: bool = True) -> list[dict]:
         tc = time.time()
         r = compare_cell(dim, cell, g.seeds, n_probe=2 * dim)  # trained probe: max-margin student on alpha = 2
         rows.append(r)
-        _log(f"  [{i + 1:3d}/{len(cells)}] a_tot={r['alpha_tot']:5.1f} f={r['keep']:.1f} {r['rule']:9s} "
-             f"th={r['probe_angle_deg']:5.1f} {r['probe']:7s} sim={r['sim_eps_mean']:.4f}+-{r['sim_eps_se']:.4f} "
-             f"theory={r['theory_eps']:.4f} gap/se={r['gap_over_se']:+.2f} ({time.time() - tc:.1f}s, total "
-             f"{time.time() - t0:.0f}s)", verbose)
+        _log(
+            f"  [{i + 1:3d}/{len(cells)}] a_tot={r['alpha_tot']:5.1f} f={r['keep']:.1f} {r['rule']:9s} "
+            f"th={r['probe_angle_deg']:5.1f} {r['probe']:7s} sim={r['sim_eps_mean']:.4f}+-{r['sim_eps_se']:.4f} "
+            f"theory={r['theory_eps']:.4f} gap/se={r['gap_over_se']:+.2f} ({time.time() - tc:.1f}s, total "
+            f"{time.time() - t0:.0f}s)",
+            verbose,
+        )
     return rows
 
 
@@ -125,9 +148,12 @@ def finite_size_check(rows: list[dict], seeds, dim: int = FINITE_SIZE_DIM, verbo
         fs["abs_gap"] = abs(fs["gap"])
         fs["gap_over_se"] = fs["gap"] / s["sim_eps_se"]
         out.append(fs)
-        _log(f"  a_tot={r['alpha_tot']} f={r['keep']} {r['rule']} th={r['probe_angle_deg']}: N={r['dim']} gap "
-             f"{r['gap']:+.4f} ({r['gap_over_se']:+.1f} se) -> N={dim} gap {fs['gap']:+.4f} "
-             f"({fs['gap_over_se']:+.1f} se)", verbose)
+        _log(
+            f"  a_tot={r['alpha_tot']} f={r['keep']} {r['rule']} th={r['probe_angle_deg']}: N={r['dim']} gap "
+            f"{r['gap']:+.4f} ({r['gap_over_se']:+.1f} se) -> N={dim} gap {fs['gap']:+.4f} "
+            f"({fs['gap_over_se']:+.1f} se)",
+            verbose,
+        )
     return out
 
 
@@ -139,8 +165,13 @@ def _curve_row(kind: str, r: dict, **over) -> dict:
 def dense_curves(g: Grid) -> list[dict]:
     """Theory eps(alpha_prune) per (theta, keep, rule) on a geometric grid, and the f = 1 curve."""
     grid_ = np.geomspace(0.2, max(g.alphas_tot) * max(g.keeps), 8 if g.quick else 14)
-    out = [_curve_row("curve", r) for th in g.thetas for f in g.keeps for rule in ("keep_hard", "keep_easy")
-           for r in rp.theory_curve(grid_, f, rule, th)]
+    out = [
+        _curve_row("curve", r)
+        for th in g.thetas
+        for f in g.keeps
+        for rule in ("keep_hard", "keep_easy")
+        for r in rp.theory_curve(grid_, f, rule, th)
+    ]
     return out + [_curve_row("curve", r) for r in rp.theory_curve(grid_, 1.0, "random")]
 
 
@@ -148,11 +179,11 @@ def pareto_curves(g: Grid, verbose: bool = True) -> list[dict]:
     """Theory Pareto frontier: at each alpha_prune the best (rule, f) over ``g.pf_keeps``, per theta."""
     alphas = np.geomspace(0.5, 20.0, 5 if g.quick else 9)
     out = []
-    for th in ([0.0] if g.quick else [0.0, 10.0]):
+    for th in [0.0] if g.quick else [0.0, 10.0]:
         _log(f"  Pareto frontier theta={th}", verbose)
         best = {}
         for f in g.pf_keeps:
-            for rule in (("keep_hard", "keep_easy") if f < 1 else ("random",)):
+            for rule in ("keep_hard", "keep_easy") if f < 1 else ("random",):
                 for r in rp.theory_curve(alphas, f, rule, th):
                     if r["alpha_prune"] not in best or r["eps"] < best[r["alpha_prune"]]["eps"]:
                         best[r["alpha_prune"]] = r
@@ -163,18 +194,22 @@ def pareto_curves(g: Grid, verbose: bool = True) -> list[dict]:
 def fmin_scan(g: Grid, verbose: bool = True) -> list[dict]:
     """Theory keep_hard error at alpha_prune = FMIN_ALPHA as f shrinks, per theta."""
     out = []
-    for th in ([0.0, 10.0] if g.quick else [0.0, 10.0, 30.0]):
+    for th in [0.0, 10.0] if g.quick else [0.0, 10.0, 30.0]:
         _log(f"  f_min scan theta={th}", verbose)
         for f in g.fmin_keeps:
             r = rp.theory_error(FMIN_ALPHA, f, "keep_hard", th)
-            out.append(_curve_row("fmin", {**r, "alpha_prune": FMIN_ALPHA, "keep": f, "rule": "keep_hard",
-                                           "probe_angle_deg": th}))
+            out.append(
+                _curve_row(
+                    "fmin", {**r, "alpha_prune": FMIN_ALPHA, "keep": f, "rule": "keep_hard", "probe_angle_deg": th}
+                )
+            )
     return out
 
 
 # =========================================================================== everything
-def validate(dim: int = 200, n_seeds: int = 8, quick: bool = False, finite_size: bool = True,
-             verbose: bool = True) -> dict:
+def validate(
+    dim: int = 200, n_seeds: int = 8, quick: bool = False, finite_size: bool = True, verbose: bool = True
+) -> dict:
     """Run the whole comparison. Returns ``rows`` (cells), ``fs_rows`` (finite-size re-runs), ``curves``,
     ``grid``, ``dim`` and ``wall`` (seconds)."""
     t0 = time.time()
@@ -198,6 +233,14 @@ def time_max_margin(sizes=((2000, 200), (5000, 200), (25600, 200)), repeats: int
             t = time.perf_counter()
             _, st = pc.max_margin(X, y)
             times.append(time.perf_counter() - t)
-        out.append({"P": P, "N": N, "best_s": min(times), "median_s": float(np.median(times)),
-                    "n_support": st["n_support"], "kkt_gap": st["kkt_gap"]})
+        out.append(
+            {
+                "P": P,
+                "N": N,
+                "best_s": min(times),
+                "median_s": float(np.median(times)),
+                "n_support": st["n_support"],
+                "kkt_gap": st["kkt_gap"],
+            }
+        )
     return out

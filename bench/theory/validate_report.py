@@ -45,31 +45,59 @@ def _loglog(ax, xlabel, title):
 def _panel_cell(ax, rows, curves, f, th):
     """One (f, theta) panel: theory lines and simulated cells for keep_hard / keep_easy / random."""
     rand = _sorted(curves, kind="curve", rule="random")
-    ax.plot([c["alpha_prune"] for c in rand], [c["eps"] for c in rand], "-", color=COLORS["random"], lw=1,
-            label="random (theory)")
+    ax.plot(
+        [c["alpha_prune"] for c in rand],
+        [c["eps"] for c in rand],
+        "-",
+        color=COLORS["random"],
+        lw=1,
+        label="random (theory)",
+    )
     for rule in ("keep_hard", "keep_easy"):
         cs = _sorted(curves, kind="curve", rule=rule, keep=f, probe_angle_deg=th)
-        ax.plot([c["alpha_prune"] for c in cs], [c["eps"] for c in cs], "-", color=COLORS[rule],
-                label=f"{rule} (theory)")
-        ss = [r for r in rows if r["probe"] == "exact" and r["rule"] == rule and r["keep"] == f
-              and r["probe_angle_deg"] == th]
-        ax.errorbar([r["alpha_prune"] for r in ss], [r["sim_eps_mean"] for r in ss],
-                    yerr=[r["sim_eps_se"] for r in ss], fmt="o", ms=4, color=COLORS[rule], capsize=2)
+        ax.plot(
+            [c["alpha_prune"] for c in cs], [c["eps"] for c in cs], "-", color=COLORS[rule], label=f"{rule} (theory)"
+        )
+        ss = [
+            r
+            for r in rows
+            if r["probe"] == "exact" and r["rule"] == rule and r["keep"] == f and r["probe_angle_deg"] == th
+        ]
+        ax.errorbar(
+            [r["alpha_prune"] for r in ss],
+            [r["sim_eps_mean"] for r in ss],
+            yerr=[r["sim_eps_se"] for r in ss],
+            fmt="o",
+            ms=4,
+            color=COLORS[rule],
+            capsize=2,
+        )
     ss = [r for r in rows if r["probe"] == "exact" and r["rule"] == "random" and r["keep"] == f]
-    ax.errorbar([r["alpha_prune"] for r in ss], [r["sim_eps_mean"] for r in ss], yerr=[r["sim_eps_se"] for r in ss],
-                fmt="s", ms=3, color=COLORS["random"], capsize=2)
+    ax.errorbar(
+        [r["alpha_prune"] for r in ss],
+        [r["sim_eps_mean"] for r in ss],
+        yerr=[r["sim_eps_se"] for r in ss],
+        fmt="s",
+        ms=3,
+        color=COLORS["random"],
+        capsize=2,
+    )
     _loglog(ax, "alpha_prune = P_kept / N", f"f={f}, theta={th:g} deg")
 
 
 def _panel_pareto(ax, curves):
     rand = _sorted(curves, kind="curve", rule="random")
-    ax.plot([c["alpha_prune"] for c in rand], [c["eps"] for c in rand], "-", color=COLORS["random"],
-            label="no pruning")
+    ax.plot([c["alpha_prune"] for c in rand], [c["eps"] for c in rand], "-", color=COLORS["random"], label="no pruning")
     for th2, ls in ((0.0, "-"), (10.0, "--")):
         pf = _sorted(curves, kind="pareto", probe_angle_deg=th2)
         if pf:
-            ax.plot([c["alpha_prune"] for c in pf], [c["eps"] for c in pf], ls, color="k",
-                    label=f"Pareto over f, theta={th2:g}")
+            ax.plot(
+                [c["alpha_prune"] for c in pf],
+                [c["eps"] for c in pf],
+                ls,
+                color="k",
+                label=f"Pareto over f, theta={th2:g}",
+            )
     _loglog(ax, "alpha_prune", "theory: best keep fraction")
     ax.legend(fontsize=7)
 
@@ -90,8 +118,10 @@ def plot(res: dict, path: str) -> None:
                 axes[i, j].set_ylabel("test error eps")
         _panel_pareto(axes[i, -1], curves)
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle("Max-margin perceptron on pruned data: simulation (N=%d, markers +- s.e.) vs replica theory (lines)"
-                 % res["dim"], fontsize=10)
+    fig.suptitle(
+        f"Max-margin perceptron on pruned data: simulation (N={res['dim']}, markers +- s.e.) vs replica theory (lines)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -99,20 +129,26 @@ def plot(res: dict, path: str) -> None:
 
 # =========================================================================== README
 def _fmt(r):
-    return (f"alpha_tot={r['alpha_tot']:g}, f={r['keep']:g}, {r['rule']}, theta={r['probe_angle_deg']:.1f}, "
-            f"probe={r['probe']}, N={r['dim']}: sim {r['sim_eps_mean']:.4f} +- {r['sim_eps_se']:.4f} vs theory "
-            f"{r['theory_eps']:.4f} (gap {r['gap']:+.4f} = {r['gap_over_se']:+.1f} se)")
+    return (
+        f"alpha_tot={r['alpha_tot']:g}, f={r['keep']:g}, {r['rule']}, theta={r['probe_angle_deg']:.1f}, "
+        f"probe={r['probe']}, N={r['dim']}: sim {r['sim_eps_mean']:.4f} +- {r['sim_eps_se']:.4f} vs theory "
+        f"{r['theory_eps']:.4f} (gap {r['gap']:+.4f} = {r['gap_over_se']:+.1f} se)"
+    )
 
 
 def _command_lines(res: dict, argv: list[str]) -> list[str]:
     g = res["grid"]
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python scripts/theory_validate.py" + (" " + " ".join(argv) if argv else "")
-    return ["# Teacher-student perceptron: simulation vs replica theory\n",
-            "Generated by `scripts/theory_validate.py` (do not edit by hand).\n", "## Command\n", f"    {cmd}\n",
-            f"Wall time: {res['wall']:.0f} s on one CPU core. Sweep: N={res['dim']}, alpha_tot in {g.alphas_tot}, "
-            f"keep f in {g.keeps}, rules keep_hard/keep_easy (theta in {g.thetas} deg) + random + f=1, "
-            f"{len(g.seeds)} seeds per cell; probe = exact unit vector at angle theta (`make_probe`). Errors are the "
-            "exact generalisation error arccos(R)/pi of each trained student; s.e. = std over seeds / sqrt(n_seeds).\n"]
+    return [
+        "# Teacher-student perceptron: simulation vs replica theory\n",
+        "Generated by `scripts/theory_validate.py` (do not edit by hand).\n",
+        "## Command\n",
+        f"    {cmd}\n",
+        f"Wall time: {res['wall']:.0f} s on one CPU core. Sweep: N={res['dim']}, alpha_tot in {g.alphas_tot}, "
+        f"keep f in {g.keeps}, rules keep_hard/keep_easy (theta in {g.thetas} deg) + random + f=1, "
+        f"{len(g.seeds)} seeds per cell; probe = exact unit vector at angle theta (`make_probe`). Errors are the "
+        "exact generalisation error arccos(R)/pi of each trained student; s.e. = std over seeds / sqrt(n_seeds).\n",
+    ]
 
 
 def _agreement_lines(res: dict) -> list[str]:
@@ -121,33 +157,44 @@ def _agreement_lines(res: dict) -> list[str]:
     zs = np.array([r["gap_over_se"] for r in ex])
     rel = np.array([r["abs_gap"] / r["theory_eps"] for r in ex])
     nc = sum(not r["theory_converged"] for r in rows)
-    L = ["## Agreement\n", f"* {len(ex)} cells. Largest absolute gap: {_fmt(max(ex, key=lambda r: r['abs_gap']))}.",
-         f"* Largest gap in units of the simulation s.e.: {_fmt(max(ex, key=lambda r: abs(r['gap_over_se'])))}.",
-         f"* |gap|/se: median {np.median(np.abs(zs)):.2f}, {np.mean(np.abs(zs) < 2) * 100:.0f}% of cells < 2, "
-         f"{np.mean(np.abs(zs) < 3) * 100:.0f}% < 3. Relative gap |gap|/eps_theory: median {np.median(rel) * 100:.1f}%,"
-         f" max {rel.max() * 100:.1f}%. Mean signed gap/se {zs.mean():+.2f} (positive = simulation above theory).",
-         f"* Theory solver converged in {len(rows) - nc}/{len(rows)} cells."]
+    L = [
+        "## Agreement\n",
+        f"* {len(ex)} cells. Largest absolute gap: {_fmt(max(ex, key=lambda r: r['abs_gap']))}.",
+        f"* Largest gap in units of the simulation s.e.: {_fmt(max(ex, key=lambda r: abs(r['gap_over_se'])))}.",
+        f"* |gap|/se: median {np.median(np.abs(zs)):.2f}, {np.mean(np.abs(zs) < 2) * 100:.0f}% of cells < 2, "
+        f"{np.mean(np.abs(zs) < 3) * 100:.0f}% < 3. Relative gap |gap|/eps_theory: median {np.median(rel) * 100:.1f}%,"
+        f" max {rel.max() * 100:.1f}%. Mean signed gap/se {zs.mean():+.2f} (positive = simulation above theory).",
+        f"* Theory solver converged in {len(rows) - nc}/{len(rows)} cells.",
+    ]
     if fs_rows:
-        L.append(f"* Finite-size check, the {len(fs_rows)} cells with the largest |gap|/se re-run at "
-                 f"N={fs_rows[0]['dim']} (same seeds count):")
+        L.append(
+            f"* Finite-size check, the {len(fs_rows)} cells with the largest |gap|/se re-run at "
+            f"N={fs_rows[0]['dim']} (same seeds count):"
+        )
         for r0, r in zip(sorted(ex, key=lambda r: -abs(r["gap_over_se"])), fs_rows):
-            L.append(f"  * alpha_tot={r['alpha_tot']:g}, f={r['keep']:g}, {r['rule']}, theta={r['probe_angle_deg']:g}: "
-                     f"gap N={r0['dim']} {r0['gap']:+.4f} ({r0['gap_over_se']:+.1f} se) -> N={r['dim']} "
-                     f"{r['gap']:+.4f} ({r['gap_over_se']:+.1f} se)")
+            L.append(
+                f"  * alpha_tot={r['alpha_tot']:g}, f={r['keep']:g}, {r['rule']}, theta={r['probe_angle_deg']:g}: "
+                f"gap N={r0['dim']} {r0['gap']:+.4f} ({r0['gap_over_se']:+.1f} se) -> N={r['dim']} "
+                f"{r['gap']:+.4f} ({r['gap_over_se']:+.1f} se)"
+            )
     tr = [r for r in rows if r["probe"] == "trained"]
     if tr:
-        L.append("* Realistic *trained* probe (max-margin student on 2N examples of the same data; theory evaluated "
-                 "at the realised mean angle, although the theory assumes a probe independent of the data):")
+        L.append(
+            "* Realistic *trained* probe (max-margin student on 2N examples of the same data; theory evaluated "
+            "at the realised mean angle, although the theory assumes a probe independent of the data):"
+        )
         L += [f"  * {_fmt(r)}" for r in tr]
     return L + [""]
 
 
 def _easy_hard_lines(res: dict) -> list[str]:
     g, ex = res["grid"], [r for r in res["rows"] if r["probe"] == "exact" and r["probe_angle_deg"] == 0]
-    L = ["## Claims of Sorscher et al. (2022) checked\n",
-         "Keep-easy vs keep-hard at equal alpha_prune (simulation, theta=0; `<` = lower error):\n",
-         "| alpha_tot | f | keep_hard sim | keep_easy sim | winner (sim) | winner (theory) |",
-         "|---|---|---|---|---|---|"]
+    L = [
+        "## Claims of Sorscher et al. (2022) checked\n",
+        "Keep-easy vs keep-hard at equal alpha_prune (simulation, theta=0; `<` = lower error):\n",
+        "| alpha_tot | f | keep_hard sim | keep_easy sim | winner (sim) | winner (theory) |",
+        "|---|---|---|---|---|---|",
+    ]
     for a in g.alphas_tot:
         for f in g.keeps:
             h = [r for r in ex if r["alpha_tot"] == a and r["keep"] == f and r["rule"] == "keep_hard"]
@@ -157,8 +204,10 @@ def _easy_hard_lines(res: dict) -> list[str]:
             h, e = h[0], e[0]
             ws = "hard" if h["sim_eps_mean"] < e["sim_eps_mean"] else "easy"
             wt = "hard" if h["theory_eps"] < e["theory_eps"] else "easy"
-            L.append(f"| {a:g} | {f:g} | {h['sim_eps_mean']:.4f} +- {h['sim_eps_se']:.4f} | "
-                     f"{e['sim_eps_mean']:.4f} +- {e['sim_eps_se']:.4f} | {ws} | {wt} |")
+            L.append(
+                f"| {a:g} | {f:g} | {h['sim_eps_mean']:.4f} +- {h['sim_eps_se']:.4f} | "
+                f"{e['sim_eps_mean']:.4f} +- {e['sim_eps_se']:.4f} | {ws} | {wt} |"
+            )
     return L + [""]
 
 
@@ -167,9 +216,11 @@ def _pareto_lines(res: dict) -> list[str]:
     pf10 = _sorted(res["curves"], kind="pareto", probe_angle_deg=10.0)
     if not pf0:
         return []
-    L = ["Pareto frontier (theory; best of keep_hard/keep_easy over f in the grid) vs no pruning:\n",
-         "| alpha_prune | eps no pruning | best eps theta=0 (rule, f) | best eps theta=10 (rule, f) |",
-         "|---|---|---|---|"]
+    L = [
+        "Pareto frontier (theory; best of keep_hard/keep_easy over f in the grid) vs no pruning:\n",
+        "| alpha_prune | eps no pruning | best eps theta=0 (rule, f) | best eps theta=10 (rule, f) |",
+        "|---|---|---|---|",
+    ]
     for i, c in enumerate(pf0):
         base = rp.theory_error(c["alpha_prune"], 1.0, "random")["eps"]
         c10 = pf10[i] if i < len(pf10) else None
@@ -185,14 +236,22 @@ def _fmin_lines(res: dict) -> list[str]:
     ex = [r for r in res["rows"] if r["probe"] == "exact"]
     ths, ks = sorted({c["probe_angle_deg"] for c in fm}), sorted({c["keep"] for c in fm}, reverse=True)
     a0 = fm[0]["alpha_prune"]
-    L = [f"Imperfect probe: keep_hard test error at fixed alpha_prune = {a0:g} as the keep fraction f shrinks (theory; "
-         f"no pruning gives {rp.theory_error(a0, 1.0, 'random')['eps']:.2e}):\n",
-         "| f | " + " | ".join(f"theta={t:g}" for t in ths) + f" | simulation theta=10 (N={res['dim']}) |",
-         "|---|" + "---|" * (len(ths) + 1)]
+    L = [
+        f"Imperfect probe: keep_hard test error at fixed alpha_prune = {a0:g} as the keep fraction f shrinks (theory; "
+        f"no pruning gives {rp.theory_error(a0, 1.0, 'random')['eps']:.2e}):\n",
+        "| f | " + " | ".join(f"theta={t:g}" for t in ths) + f" | simulation theta=10 (N={res['dim']}) |",
+        "|---|" + "---|" * (len(ths) + 1),
+    ]
     for k in ks:
         vals = [next(c["eps"] for c in fm if c["keep"] == k and c["probe_angle_deg"] == t) for t in ths]
-        sim = [r for r in ex if r["rule"] == "keep_hard" and r["probe_angle_deg"] == 10.0 and r["keep"] == k
-               and abs(r["alpha_prune"] - a0) < 1e-9]
+        sim = [
+            r
+            for r in ex
+            if r["rule"] == "keep_hard"
+            and r["probe_angle_deg"] == 10.0
+            and r["keep"] == k
+            and abs(r["alpha_prune"] - a0) < 1e-9
+        ]
         ssim = f"{sim[0]['sim_eps_mean']:.2e} +- {sim[0]['sim_eps_se']:.1e}" if sim else "-"
         L.append(f"| {k:g} | " + " | ".join(f"{v:.2e}" for v in vals) + f" | {ssim} |")
     return L + [""]

@@ -39,12 +39,37 @@ from bench.train.resume import Checkpointer, RunCheckpoint, resume_path
 log = logging.getLogger(__name__)
 
 TRAIN_DEFAULTS: dict[str, Any] = dict(
-    epochs=10, budget="epochs", steps=None, min_steps=0, batch_size=128, eval_batch_size=1024, optimizer="sgd", lr=0.05,
-    lr_per_256=False, momentum=0.9, nesterov=True, weight_decay=5e-4, decay_norm_and_bias=False,
-    schedule="cosine", warmup=0.0, milestones=[], gamma=0.1, label_smoothing=0.0, n_evals=None,
-    accelerator="auto", precision="auto", channels_last="auto", num_workers=4, progress_bar=True,
-    deterministic=False, num_threads=None, checkpoint_every="10min", keep_checkpoints=False,
-    devices=1, num_nodes=1, strategy="auto",
+    epochs=10,
+    budget="epochs",
+    steps=None,
+    min_steps=0,
+    batch_size=128,
+    eval_batch_size=1024,
+    optimizer="sgd",
+    lr=0.05,
+    lr_per_256=False,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    decay_norm_and_bias=False,
+    schedule="cosine",
+    warmup=0.0,
+    milestones=[],
+    gamma=0.1,
+    label_smoothing=0.0,
+    n_evals=None,
+    accelerator="auto",
+    precision="auto",
+    channels_last="auto",
+    num_workers=4,
+    progress_bar=True,
+    deterministic=False,
+    num_threads=None,
+    checkpoint_every="10min",
+    keep_checkpoints=False,
+    devices=1,
+    num_nodes=1,
+    strategy="auto",
 )
 BUDGETS = ("epochs", "steps")
 
@@ -117,8 +142,17 @@ class StepProgress(pl.Callback):
             self.bar = None
 
 
-def _batches(splits: Splits, pool: Pool, kept: np.ndarray, cfg: dict, device: torch.device, channels_last: bool,
-             seed: int, planned: bool = False, shard: tuple[int, int] = (0, 1)) -> tuple[Any, Any, Any]:
+def _batches(
+    splits: Splits,
+    pool: Pool,
+    kept: np.ndarray,
+    cfg: dict,
+    device: torch.device,
+    channels_last: bool,
+    seed: int,
+    planned: bool = False,
+    shard: tuple[int, int] = (0, 1),
+) -> tuple[Any, Any, Any]:
     """(shuffled augmented train batches, test batches, kept-set eval batches without augmentation). ``planned``:
     the folder train loader follows dynamic-pruning plans (the device-resident batches can do both). ``shard``
     (rank, world): the train and test batches are this rank's shards; the kept-set batches stay whole."""
@@ -128,18 +162,54 @@ def _batches(splits: Splits, pool: Pool, kept: np.ndarray, cfg: dict, device: to
         ids = torch.from_numpy(pool.ids)[kept_t]
         x_train, y_train = splits.train_x[ids].to(device), kept_y.to(device)
         common = dict(mean=splits.mean, std=splits.std, channels_last=channels_last, resize=splits.resize)
-        train = TensorBatches(x_train, y_train, cfg["batch_size"], shuffle=True, seed=seed,
-                              augment_kind=splits.augment, shard=shard, **common)
-        test = TensorBatches(splits.test_x.to(device), splits.test_y.to(device), cfg["eval_batch_size"],
-                             shuffle=False, shard=shard, **common)
+        train = TensorBatches(
+            x_train,
+            y_train,
+            cfg["batch_size"],
+            shuffle=True,
+            seed=seed,
+            augment_kind=splits.augment,
+            shard=shard,
+            **common,
+        )
+        test = TensorBatches(
+            splits.test_x.to(device),
+            splits.test_y.to(device),
+            cfg["eval_batch_size"],
+            shuffle=False,
+            shard=shard,
+            **common,
+        )
         kept_eval = TensorBatches(x_train, y_train, cfg["eval_batch_size"], shuffle=False, **common)
         return train, test, kept_eval
-    train = folder_loader(splits.train_set, pool.ids[kept], kept_y, cfg["batch_size"], True, cfg["num_workers"],
-                          seed, planned=planned, shard=shard)
-    test = folder_loader(splits.test_set, np.arange(len(splits.test_set)), splits.test_y, cfg["eval_batch_size"],
-                         False, cfg["num_workers"], shard=shard)
-    kept_eval = folder_loader(eval_view(splits.train_set, splits.test_set), pool.ids[kept], kept_y,
-                              cfg["eval_batch_size"], False, cfg["num_workers"])
+    train = folder_loader(
+        splits.train_set,
+        pool.ids[kept],
+        kept_y,
+        cfg["batch_size"],
+        True,
+        cfg["num_workers"],
+        seed,
+        planned=planned,
+        shard=shard,
+    )
+    test = folder_loader(
+        splits.test_set,
+        np.arange(len(splits.test_set)),
+        splits.test_y,
+        cfg["eval_batch_size"],
+        False,
+        cfg["num_workers"],
+        shard=shard,
+    )
+    kept_eval = folder_loader(
+        eval_view(splits.train_set, splits.test_set),
+        pool.ids[kept],
+        kept_y,
+        cfg["eval_batch_size"],
+        False,
+        cfg["num_workers"],
+    )
     return train, test, kept_eval
 
 
@@ -153,8 +223,9 @@ def eval_view(train_set: Any, test_set: Any) -> Any:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: Any, device: torch.device, precision: str = "32-true",
-             channels_last: bool = False) -> tuple[float, float]:
+def evaluate(
+    model: torch.nn.Module, batches: Any, device: torch.device, precision: str = "32-true", channels_last: bool = False
+) -> tuple[float, float]:
     """(error, mean cross-entropy) of ``model`` in eval mode over ``batches`` of (x, y, ...); the model's mode and
     device are restored afterwards."""
     was_training, param = model.training, next(model.parameters(), None)
@@ -169,8 +240,13 @@ def evaluate(model: torch.nn.Module, batches: Any, device: torch.device, precisi
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             logits = model(x).float()
         loss = torch.nn.functional.cross_entropy(logits, y, reduction="sum")
-        sums += torch.stack([loss.double(), (logits.argmax(1) != y).sum().double(),
-                             torch.tensor(float(y.numel()), dtype=torch.float64, device=device)])
+        sums += torch.stack(
+            [
+                loss.double(),
+                (logits.argmax(1) != y).sum().double(),
+                torch.tensor(float(y.numel()), dtype=torch.float64, device=device),
+            ]
+        )
     model.train(was_training).to(home)
     loss_sum, errors, count = sums.tolist()
     return errors / max(count, 1.0), loss_sum / max(count, 1.0)
@@ -179,8 +255,11 @@ def evaluate(model: torch.nn.Module, batches: Any, device: torch.device, precisi
 def _build_model(splits: Splits, model_cfg: dict, cfg: dict, device: torch.device) -> tuple[torch.nn.Module, bool]:
     model_kwargs = {k: v for k, v in model_cfg.items() if k != "name"}
     model = create_model(model_cfg["name"], splits.num_classes, splits.model_input_shape, **model_kwargs)
-    channels_last = cfg["channels_last"] if cfg["channels_last"] != "auto" else (
-        device.type == "cuda" and len(splits.input_shape) == 3)
+    channels_last = (
+        cfg["channels_last"]
+        if cfg["channels_last"] != "auto"
+        else (device.type == "cuda" and len(splits.input_shape) == 3)
+    )
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model, bool(channels_last)
@@ -212,8 +291,10 @@ def train_student(
     cfg = {**TRAIN_DEFAULTS, **train_cfg}
     world = current_world(cfg)
     if world.size > 1 and infobatch is not None:
-        raise ValueError("prune.strategy=infobatch runs on one device (its per-example scores are not shared "
-                         "across processes yet); set train.devices=1 train.num_nodes=1")
+        raise ValueError(
+            "prune.strategy=infobatch runs on one device (its per-example scores are not shared "
+            "across processes yet); set train.devices=1 train.num_nodes=1"
+        )
     args = (splits, pool, kept, model_cfg, cfg, seed, callbacks, desc, checkpoint, infobatch)
     if world.launch == "spawn":
         out = spawn(_train_process, args, world.size)
@@ -222,9 +303,19 @@ def train_student(
     return _train_process(*args, logger=logger)
 
 
-def _train_process(splits: Splits, pool: Pool, kept: np.ndarray, model_cfg: dict, cfg: dict, seed: int,
-                   callbacks: Optional[list], desc: str, checkpoint: Optional[RunCheckpoint],
-                   infobatch: Optional[dict], logger: Any = None) -> dict:
+def _train_process(
+    splits: Splits,
+    pool: Pool,
+    kept: np.ndarray,
+    model_cfg: dict,
+    cfg: dict,
+    seed: int,
+    callbacks: Optional[list],
+    desc: str,
+    checkpoint: Optional[RunCheckpoint],
+    infobatch: Optional[dict],
+    logger: Any = None,
+) -> dict:
     """``train_student`` in this process: the only one, or one rank of a DDP world."""
     world = current_world(cfg)
     device = resolve_device(cfg["accelerator"], world.local_rank if world.size > 1 else None)
@@ -238,8 +329,9 @@ def _train_process(splits: Splits, pool: Pool, kept: np.ndarray, model_cfg: dict
     own_steps, spe = budget_steps(n_kept, len(pool), cfg)
     total_steps, _ = plan_steps(n_kept, len(pool), cfg)
     lr = cfg["lr"] * (cfg["batch_size"] / 256.0 if cfg["lr_per_256"] else 1.0)
-    train_batches, test_batches, kept_batches = _batches(splits, pool, kept, cfg, device, channels_last, seed,
-                                                         planned=infobatch is not None, shard=world.shard)
+    train_batches, test_batches, kept_batches = _batches(
+        splits, pool, kept, cfg, device, channels_last, seed, planned=infobatch is not None, shard=world.shard
+    )
     dyn = None
     if infobatch is not None:
         dyn = infobatch_run(train_batches, n_kept, cfg, total_steps, spe, infobatch, seed, device)
@@ -247,31 +339,80 @@ def _train_process(splits: Splits, pool: Pool, kept: np.ndarray, model_cfg: dict
     lit = _lit(model, cfg, lr, total_steps, spe, device, channels_last, dyn)
     if checkpoint is not None:
         checkpoint.meta.update(total_steps=total_steps, steps_per_epoch=spe, n_kept=n_kept)
-    steps, wall, ck = _fit(lit, cfg, device, precision, total_steps, spe, (train_batches, test_batches),
-                           logger if world.is_main else None, callbacks, desc, checkpoint, dyn, world)
+    steps, wall, ck = _fit(
+        lit,
+        cfg,
+        device,
+        precision,
+        total_steps,
+        spe,
+        (train_batches, test_batches),
+        logger if world.is_main else None,
+        callbacks,
+        desc,
+        checkpoint,
+        dyn,
+        world,
+    )
     train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
-    extra = {**({"checkpoint": ck} if ck else {}), **({"infobatch": dyn.summary(lit)} if dyn else {}),
-             **({"world_size": world.size, "launch": world.launch} if world.size > 1 else {})}
+    extra = {
+        **({"checkpoint": ck} if ck else {}),
+        **({"infobatch": dyn.summary(lit)} if dyn else {}),
+        **({"world_size": world.size, "launch": world.launch} if world.size > 1 else {}),
+    }
     return {
-        **_final_metrics(lit), "train_error": train_error, "train_loss": train_loss,
-        "curve": lit.curve, "steps": steps, "epochs": lit.epochs_done if dyn else steps / spe,
-        "steps_per_epoch": spe, "n_train": n_kept, "min_steps": int(cfg["min_steps"] or 0),
-        "budget_steps": own_steps, "steps_floor_applied": total_steps > own_steps, "train_seconds": wall,
+        **_final_metrics(lit),
+        "train_error": train_error,
+        "train_loss": train_loss,
+        "curve": lit.curve,
+        "steps": steps,
+        "epochs": lit.epochs_done if dyn else steps / spe,
+        "steps_per_epoch": spe,
+        "n_train": n_kept,
+        "min_steps": int(cfg["min_steps"] or 0),
+        "budget_steps": own_steps,
+        "steps_floor_applied": total_steps > own_steps,
+        "train_seconds": wall,
         **_compute(lit.examples_seen, n_kept, flops, wall),
-        "device": str(device), "precision": precision, "channels_last": channels_last, "lr": lr,
-        "model": lit.model.cpu() if world.launch == "spawned" else lit.model, "extra": extra,
+        "device": str(device),
+        "precision": precision,
+        "channels_last": channels_last,
+        "lr": lr,
+        "model": lit.model.cpu() if world.launch == "spawned" else lit.model,
+        "extra": extra,
     }
 
 
-def _lit(model: torch.nn.Module, cfg: dict, lr: float, total_steps: int, spe: int, device: torch.device,
-         channels_last: bool, dyn: Optional[DynamicRun]) -> LitClassifier:
+def _lit(
+    model: torch.nn.Module,
+    cfg: dict,
+    lr: float,
+    total_steps: int,
+    spe: int,
+    device: torch.device,
+    channels_last: bool,
+    dyn: Optional[DynamicRun],
+) -> LitClassifier:
     return LitClassifier(
-        model, optimizer=cfg["optimizer"], lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"],
-        weight_decay=cfg["weight_decay"], decay_norm_and_bias=cfg["decay_norm_and_bias"],
-        schedule=cfg["schedule"], warmup=cfg["warmup"], milestones=tuple(cfg["milestones"] or ()),
-        gamma=cfg["gamma"], label_smoothing=cfg["label_smoothing"], total_steps=total_steps, steps_per_epoch=spe,
-        check_finite_every=1 if device.type == "cpu" else 25, channels_last=channels_last,
-        infobatch=dyn.infobatch if dyn else None, schedule_epochs=dyn.epochs if dyn else None)
+        model,
+        optimizer=cfg["optimizer"],
+        lr=lr,
+        momentum=cfg["momentum"],
+        nesterov=cfg["nesterov"],
+        weight_decay=cfg["weight_decay"],
+        decay_norm_and_bias=cfg["decay_norm_and_bias"],
+        schedule=cfg["schedule"],
+        warmup=cfg["warmup"],
+        milestones=tuple(cfg["milestones"] or ()),
+        gamma=cfg["gamma"],
+        label_smoothing=cfg["label_smoothing"],
+        total_steps=total_steps,
+        steps_per_epoch=spe,
+        check_finite_every=1 if device.type == "cpu" else 25,
+        channels_last=channels_last,
+        infobatch=dyn.infobatch if dyn else None,
+        schedule_epochs=dyn.epochs if dyn else None,
+    )
 
 
 def _final_metrics(lit: LitClassifier) -> dict:
@@ -281,15 +422,30 @@ def _final_metrics(lit: LitClassifier) -> dict:
 
 def _compute(examples_seen: int, n_kept: int, flops: Optional[float], wall: float) -> dict:
     """The run's compute: examples trained on, passes over the kept set, FLOPs estimate, throughput."""
-    return {"examples_seen": int(examples_seen), "repetitions": examples_seen / max(n_kept, 1),
-            "flops_per_example": flops, "train_flops": None if flops is None else flops * examples_seen,
-            "examples_per_second": examples_seen / max(wall, 1e-9)}
+    return {
+        "examples_seen": int(examples_seen),
+        "repetitions": examples_seen / max(n_kept, 1),
+        "flops_per_example": flops,
+        "train_flops": None if flops is None else flops * examples_seen,
+        "examples_per_second": examples_seen / max(wall, 1e-9),
+    }
 
 
-def _fit(lit: LitClassifier, cfg: dict, device: torch.device, precision: str, total_steps: int, spe: int,
-         batches: tuple, logger: Any, callbacks: Optional[list], desc: str,
-         checkpoint: Optional[RunCheckpoint] = None, dyn: Optional[DynamicRun] = None,
-         world: World = World()) -> tuple[int, float, Optional[dict]]:
+def _fit(
+    lit: LitClassifier,
+    cfg: dict,
+    device: torch.device,
+    precision: str,
+    total_steps: int,
+    spe: int,
+    batches: tuple,
+    logger: Any,
+    callbacks: Optional[list],
+    desc: str,
+    checkpoint: Optional[RunCheckpoint] = None,
+    dyn: Optional[DynamicRun] = None,
+    world: World = World(),
+) -> tuple[int, float, Optional[dict]]:
     """Run the Lightning loop for ``total_steps`` with ``n_evals`` test evaluations, resuming from ``checkpoint``'s
     newest intact file; (steps run, training seconds, checkpoint stats or None). ``dyn``: an InfoBatch run, one
     Lightning epoch that ends with its stream (epochs budget) or at ``total_steps`` (steps budget)."""
@@ -298,38 +454,66 @@ def _fit(lit: LitClassifier, cfg: dict, device: torch.device, precision: str, to
     val_every = max(1, total_steps // max(1, n_evals))
     progress = [StepProgress(total_steps, desc)] if cfg["progress_bar"] and world.is_main else []
     stateful = {"infobatch": dyn.infobatch} if dyn is not None else None
-    ckpt = (Checkpointer(checkpoint, train_batches, spe, total_steps, val_every, stateful=stateful)
-            if checkpoint is not None else None)
+    ckpt = (
+        Checkpointer(checkpoint, train_batches, spe, total_steps, val_every, stateful=stateful)
+        if checkpoint is not None
+        else None
+    )
     resume = resume_path(checkpoint)
     if resume is not None:
-        log.warning("run %s: resuming from its checkpoint at step %d of %d (%s)", desc, resume[1], total_steps,
-                    resume[0])
+        log.warning(
+            "run %s: resuming from its checkpoint at step %d of %d (%s)", desc, resume[1], total_steps, resume[0]
+        )
     until_stream_ends = dyn is not None and dyn.epochs is not None
     strategy, plugins = lightning_strategy(cfg, device, world) if world.size > 1 else ("auto", _cluster_plugins())
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|LeafSpec|dataloader is"
-                                                  " not resumable|sync_dist=True).*")  # logged values are global
+        warnings.filterwarnings(
+            "ignore",
+            message=".*(num_workers|does not have many workers|LeafSpec|dataloader is not resumable|sync_dist=True).*",
+        )  # logged values are global
         trainer = pl.Trainer(
-            accelerator="gpu" if device.type == "cuda" else "cpu", precision=precision, strategy=strategy,
-            devices=int(cfg["devices"]) if world.size > 1 else 1, num_nodes=int(cfg["num_nodes"]),
+            accelerator="gpu" if device.type == "cuda" else "cpu",
+            precision=precision,
+            strategy=strategy,
+            devices=int(cfg["devices"]) if world.size > 1 else 1,
+            num_nodes=int(cfg["num_nodes"]),
             use_distributed_sampler=False,  # the batches are sharded already (bench.train.data)
-            max_steps=-1 if until_stream_ends else total_steps, max_epochs=1 if dyn is not None else -1,
-            val_check_interval=val_every, check_val_every_n_epoch=None,
-            num_sanity_val_steps=0, logger=logger if logger is not None else False,
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            deterministic=bool(cfg["deterministic"]), callbacks=(callbacks or []) + progress + ([ckpt] if ckpt else []),
-            log_every_n_steps=max(1, spe), plugins=plugins,
+            max_steps=-1 if until_stream_ends else total_steps,
+            max_epochs=1 if dyn is not None else -1,
+            val_check_interval=val_every,
+            check_val_every_n_epoch=None,
+            num_sanity_val_steps=0,
+            logger=logger if logger is not None else False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            deterministic=bool(cfg["deterministic"]),
+            callbacks=(callbacks or []) + progress + ([ckpt] if ckpt else []),
+            log_every_n_steps=max(1, spe),
+            plugins=plugins,
         )
         t0 = time.perf_counter()
         guard = active_guard() if ckpt is not None else None  # without checkpoints a signal acts at once
         with guard.training() if guard is not None else contextlib.nullcontext():
-            trainer.fit(lit, train_dataloaders=train_batches, val_dataloaders=test_batches,
-                        ckpt_path=str(resume[0]) if resume else None, weights_only=False)
+            trainer.fit(
+                lit,
+                train_dataloaders=train_batches,
+                val_dataloaders=test_batches,
+                ckpt_path=str(resume[0]) if resume else None,
+                weights_only=False,
+            )
         if not lit.curve or lit.curve[-1]["step"] != trainer.global_step:
             trainer.validate(lit, dataloaders=test_batches, verbose=False)
         wall = (ckpt.prior_train_seconds if ckpt is not None else 0.0) + time.perf_counter() - t0
-    stats = None if ckpt is None else {"saved": ckpt.saved, "save_seconds": round(ckpt.save_seconds, 4),
-                                       "resumed_from_step": resume[1] if resume else None}
+    stats = (
+        None
+        if ckpt is None
+        else {
+            "saved": ckpt.saved,
+            "save_seconds": round(ckpt.save_seconds, 4),
+            "resumed_from_step": resume[1] if resume else None,
+        }
+    )
     return int(trainer.global_step), wall, stats
 
 

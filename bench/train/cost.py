@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 __all__ = ["flops_per_example"]
 
 
-def flops_per_example(model: nn.Module, input_shape: tuple[int, ...], num_classes: int,
-                      batch: int = 2) -> Optional[float]:
+def flops_per_example(
+    model: nn.Module, input_shape: tuple[int, ...], num_classes: int, batch: int = 2
+) -> Optional[float]:
     """Forward + backward FLOPs of one training example of ``model`` on inputs of ``input_shape`` (without the
     batch dimension), or None where the model cannot be counted (the reason is logged)."""
     from torch.utils.flop_counter import FlopCounterMode

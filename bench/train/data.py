@@ -8,7 +8,8 @@ after a mid-run checkpoint (``state_after(batch_idx)`` / ``load_state_dict``).
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
@@ -32,8 +33,8 @@ def batch_crop(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
     xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device).to(x.device)
-    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])  # (b, h)
-    cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])  # (b, w)
+    rows = torch.arange(h, device=x.device)[None, :] + dy[:, None]  # (b, h)
+    cols = torch.arange(w, device=x.device)[None, :] + dx[:, None]  # (b, w)
     bi = torch.arange(b, device=x.device)[:, None, None]
     out = xp.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]  # (b, h, w, c)
     return out.permute(0, 3, 1, 2)
@@ -86,9 +87,20 @@ def global_batches(n: int, batch_size: int, world: int = 1, drop_tail: bool = Fa
 class TensorBatches:
     """Iterable over shuffled mini-batches of device-resident tensors; ``len`` is the number of batches."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
-                 augment_kind: str = "none", mean=None, std=None, channels_last: bool = False,
-                 resize: Optional[int] = None, shard: tuple[int, int] = (0, 1)) -> None:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        augment_kind: str = "none",
+        mean=None,
+        std=None,
+        channels_last: bool = False,
+        resize: Optional[int] = None,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
         self.x, self.y = x, y
         self.rank, self.world = int(shard[0]), int(shard[1])  # this process's shard of every batch (DDP)
         self.batch_size = int(batch_size)
@@ -109,15 +121,18 @@ class TensorBatches:
     def _bounds(self, start: int) -> list[tuple[int, int]]:
         """The global batches of an epoch from position ``start`` (a multiple of the batch size) on."""
         b = global_batches(self.x.shape[0], self.batch_size, self.world, drop_tail=self.shuffle)
-        return b[start // self.batch_size:]
+        return b[start // self.batch_size :]
 
     def state_after(self, batch_idx: int) -> dict:
         """The stream's state once batch ``batch_idx`` of the current epoch has been used: what ``load_state_dict``
         needs to continue with batch ``batch_idx + 1`` (or the next epoch), exactly as an uninterrupted run would."""
         start = (batch_idx + 1) * self.batch_size
         done = start >= global_batches(self.x.shape[0], self.batch_size, self.world, self.shuffle)[-1][1]
-        return {"order": None if done or self._order is None else self._order.cpu(), "start": 0 if done else start,
-                "gen": self._gen_after[batch_idx].clone()}
+        return {
+            "order": None if done or self._order is None else self._order.cpu(),
+            "start": 0 if done else start,
+            "gen": self._gen_after[batch_idx].clone(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from ``state_after(...)`` at the next ``iter()``."""
@@ -133,14 +148,17 @@ class TensorBatches:
         if start:
             order = resume["order"].to(dev)
         else:
-            order = (torch.randperm(n, generator=self.gen, device=self.gen.device).to(dev) if self.shuffle
-                     else torch.arange(n, device=dev))
+            order = (
+                torch.randperm(n, generator=self.gen, device=self.gen.device).to(dev)
+                if self.shuffle
+                else torch.arange(n, device=dev)
+            )
         self._order, self._gen_after = order, {}
         for i, j in self._bounds(start):
             pos, mine = order[i:j], slice(None)
             if self.world > 1:  # this rank's shard; augmentation draws cover the whole batch, as on one device
                 draws = self.shuffle and self.augment_kind != "none"
-                pos, mine = (pos, slice(self.rank, None, self.world)) if draws else (pos[self.rank::self.world], mine)
+                pos, mine = (pos, slice(self.rank, None, self.world)) if draws else (pos[self.rank :: self.world], mine)
             xb = self._inputs(pos)
             if self.shuffle:  # a few states back suffice: the training loop prefetches one batch
                 b = i // self.batch_size
@@ -153,8 +171,9 @@ class TensorBatches:
         xb = normalise(self.x[pos], self.mean, self.std)
         xb = augment(xb, self.augment_kind, self.gen)
         if self.resize:  # e.g. 32 -> 224 px to fine-tune an ImageNet-pretrained ViT, batched on the device
-            xb = torch.nn.functional.interpolate(xb, size=(self.resize, self.resize), mode="bilinear",
-                                                 align_corners=False)
+            xb = torch.nn.functional.interpolate(
+                xb, size=(self.resize, self.resize), mode="bilinear", align_corners=False
+            )
         if self.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         return xb
@@ -163,7 +182,7 @@ class TensorBatches:
         """Batches over the given positions in the given order (a dynamic-pruning plan): ``(x, y, pos)``."""
         order = order.to(self.x.device)
         for i in range(0, order.numel(), self.batch_size):
-            pos = order[i:i + self.batch_size]
+            pos = order[i : i + self.batch_size]
             yield self._inputs(pos), self.y[pos], pos
 
     def gen_state(self) -> torch.Tensor:
@@ -221,7 +240,7 @@ class ResumableSampler(Sampler):
         order = torch.randperm(self.n, generator=self.gen)
         epoch_seed = int(torch.randint(0, 1 << 31, (1,), generator=self.gen))
         self.after_draw = self.gen.get_state()
-        for i in order[(resume or {}).get("skip", 0):].tolist():
+        for i in order[(resume or {}).get("skip", 0) :].tolist():
             yield i, epoch_seed
 
 
@@ -238,7 +257,7 @@ class ShardBatchSampler(Sampler):
     def __iter__(self) -> Iterator[list[int]]:
         positions = list(iter(self.sampler))
         for i, j in global_batches(len(positions), self.batch_size, self.world, self.drop_tail):
-            yield positions[i:j][self.rank::self.world]
+            yield positions[i:j][self.rank :: self.world]
 
 
 class FolderBatches(DataLoader):
@@ -287,9 +306,17 @@ class PlannedFolderBatches(DataLoader):
         pass
 
 
-def folder_loader(dataset: Dataset, ids: Sequence[int], labels: torch.Tensor, batch_size: int, shuffle: bool,
-                  num_workers: int, seed: int = 0, planned: bool = False,
-                  shard: tuple[int, int] = (0, 1)) -> DataLoader:
+def folder_loader(
+    dataset: Dataset,
+    ids: Sequence[int],
+    labels: torch.Tensor,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int,
+    seed: int = 0,
+    planned: bool = False,
+    shard: tuple[int, int] = (0, 1),
+) -> DataLoader:
     """A loader of ``(x, y, position)``: shuffled and resumable (``shuffle``), in the order of dynamic-pruning
     plans (``planned``), or in order; with ``shard`` = (rank, world) each batch is this rank's shard of a global
     batch of ``batch_size``."""

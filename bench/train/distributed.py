@@ -28,9 +28,10 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -101,8 +102,10 @@ def validate_distributed(train: dict) -> Optional[str]:
         return f"unknown train.strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}"
     size, bs = world_size(train), train.get("batch_size")
     if size > 1 and isinstance(bs, int) and bs % size:
-        return (f"train.batch_size={bs} does not split evenly over {size} processes (train.devices x "
-                f"train.num_nodes): the batch size is the global one, give a multiple of {size}")
+        return (
+            f"train.batch_size={bs} does not split evenly over {size} processes (train.devices x "
+            f"train.num_nodes): the batch size is the global one, give a multiple of {size}"
+        )
     return None
 
 
@@ -114,8 +117,9 @@ def lightning_strategy(train: dict, device: torch.device, world: World) -> tuple
     from pytorch_lightning.strategies import DDPStrategy
 
     backend = "nccl" if device.type == "cuda" else "gloo"
-    strategy = DDPStrategy(process_group_backend=backend,
-                           find_unused_parameters=train.get("strategy") == "ddp_find_unused_parameters_true")
+    strategy = DDPStrategy(
+        process_group_backend=backend, find_unused_parameters=train.get("strategy") == "ddp_find_unused_parameters_true"
+    )
     if world.launch == "spawned":
         return strategy, [LightningEnvironment()]
     if SLURMEnvironment.detect():
@@ -136,14 +140,20 @@ def spawn(fn: Callable[..., dict], args: tuple, size: int) -> dict:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="bench-ddp-") as tmp:
         out = Path(tmp) / "rank0.pt"
-        mp.start_processes(_worker, args=(fn, args, size, port, str(out)), nprocs=size, join=True,
-                           start_method="spawn")
+        mp.start_processes(_worker, args=(fn, args, size, port, str(out)), nprocs=size, join=True, start_method="spawn")
         return torch.load(out, weights_only=False)
 
 
 def _worker(rank: int, fn: Callable[..., dict], args: tuple, size: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(size), RANK=str(rank),
-                      LOCAL_RANK=str(rank), NODE_RANK="0", BENCH_SPAWNED="1")
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(size),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        NODE_RANK="0",
+        BENCH_SPAWNED="1",
+    )
     from bench.console import quiet_lightning
 
     quiet_lightning()

@@ -26,8 +26,9 @@ The stream's position (epoch, plan, offset, augmentation generator) is resumable
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -40,8 +41,14 @@ class InfoBatchStream:
     """Batches of an InfoBatch run over ``base`` (anything with ``iter_positions``, ``gen_state``,
     ``set_gen_state``): ``epochs`` data epochs, or (``total_steps``) until the step budget."""
 
-    def __init__(self, base: Any, infobatch: InfoBatch, batch_size: int, epochs: Optional[int] = None,
-                 total_steps: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        base: Any,
+        infobatch: InfoBatch,
+        batch_size: int,
+        epochs: Optional[int] = None,
+        total_steps: Optional[int] = None,
+    ) -> None:
         if (epochs is None) == (total_steps is None):
             raise ValueError("InfoBatchStream needs exactly one of epochs (epochs budget) and total_steps")
         self.base, self.ib, self.batch_size = base, infobatch, int(batch_size)
@@ -73,10 +80,13 @@ class InfoBatchStream:
             if self.plan is None:
                 self.plan, self.offset = self.ib.plan(self.epoch, prune=self.prunes(self.epoch)), 0
             pos, weights = self.plan
-            for xb, yb, pb in self.base.iter_positions(pos[self.offset:]):
+            for xb, yb, pb in self.base.iter_positions(pos[self.offset :]):
                 start, self.offset = self.offset, self.offset + int(pb.shape[0])
-                plan = {"weight": weights[start:self.offset], "epoch": self.epoch,
-                        "epochs_done": self.epoch + self.offset / len(pos)}
+                plan = {
+                    "weight": weights[start : self.offset],
+                    "epoch": self.epoch,
+                    "epochs_done": self.epoch + self.offset / len(pos),
+                }
                 self._remember()
                 self.step += 1
                 yield xb, yb, pb, plan
@@ -85,9 +95,13 @@ class InfoBatchStream:
     def _remember(self) -> None:
         """Keep the state after the batch being yielded (references: a plan is never changed in place)."""
         done = self.offset >= len(self.plan[0])
-        self._after[self.step] = {"epoch": self.epoch + done, "step": self.step + 1,
-                                  "offset": 0 if done else self.offset, "plan": None if done else self.plan,
-                                  "gen": self.base.gen_state()}
+        self._after[self.step] = {
+            "epoch": self.epoch + done,
+            "step": self.step + 1,
+            "offset": 0 if done else self.offset,
+            "plan": None if done else self.plan,
+            "gen": self.base.gen_state(),
+        }
         self._after.pop(self.step - 4, None)
 
     def state_after(self, batch_idx: int) -> dict:
@@ -122,13 +136,26 @@ class DynamicRun:
 
     def summary(self, lit: Any) -> dict:
         """What the record keeps: settings, epochs planned and done, examples trained per data epoch."""
-        return {"ratio": self.infobatch.ratio, "delta": self.infobatch.delta, "epochs_planned": self.epochs,
-                "epochs_done": lit.epochs_done, "examples_per_epoch": list(lit.examples_per_epoch),
-                "n_kept": self.infobatch.n}
+        return {
+            "ratio": self.infobatch.ratio,
+            "delta": self.infobatch.delta,
+            "epochs_planned": self.epochs,
+            "epochs_done": lit.epochs_done,
+            "examples_per_epoch": list(lit.examples_per_epoch),
+            "n_kept": self.infobatch.n,
+        }
 
 
-def infobatch_run(base: Any, n_kept: int, cfg: dict, total_steps: int, steps_per_epoch: int, settings: dict,
-                  seed: int, device: torch.device) -> DynamicRun:
+def infobatch_run(
+    base: Any,
+    n_kept: int,
+    cfg: dict,
+    total_steps: int,
+    steps_per_epoch: int,
+    settings: dict,
+    seed: int,
+    device: torch.device,
+) -> DynamicRun:
     """The InfoBatch run of ``n_kept`` examples over ``base`` under ``cfg``'s budget (``total_steps``: the static
     run's steps, floor included); ``settings``: ``ratio``, ``delta``. Bad settings raise ValueError first."""
     ratio, delta = settings.get("ratio", 0.5), settings.get("delta", 0.875)
@@ -136,8 +163,15 @@ def infobatch_run(base: Any, n_kept: int, cfg: dict, total_steps: int, steps_per
     by_epochs = cfg["budget"] == "epochs"
     epochs = math.ceil(total_steps / steps_per_epoch) if by_epochs else None
     nominal = epochs * steps_per_epoch if by_epochs else total_steps
-    ib = InfoBatch(n_kept, epochs or math.ceil(total_steps / steps_per_epoch), ratio=ratio, delta=delta,
-                   seed=int(seed) + 0x1B, device=device)  # its own stream of draws, not the batches' generator's
-    stream = InfoBatchStream(base, ib, int(cfg["batch_size"]), epochs=epochs,
-                             total_steps=None if by_epochs else total_steps)
+    ib = InfoBatch(
+        n_kept,
+        epochs or math.ceil(total_steps / steps_per_epoch),
+        ratio=ratio,
+        delta=delta,
+        seed=int(seed) + 0x1B,
+        device=device,
+    )  # its own stream of draws, not the batches' generator's
+    stream = InfoBatchStream(
+        base, ib, int(cfg["batch_size"]), epochs=epochs, total_steps=None if by_epochs else total_steps
+    )
     return DynamicRun(stream, ib, epochs, nominal)

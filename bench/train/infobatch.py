@@ -30,18 +30,29 @@ def validate_infobatch(ratio: float, delta: float, n_kept: int, batch_size: int)
     if not (isinstance(ratio, (int, float)) and 0.0 <= float(ratio) < 1.0):
         raise ValueError(f"prune.ratio={ratio!r} is not allowed; InfoBatch needs 0 <= ratio < 1")
     if not (isinstance(delta, (int, float)) and 0.0 < float(delta) <= 1.0):
-        raise ValueError(f"prune.delta={delta!r} is not allowed; InfoBatch needs 0 < delta <= 1 (the fraction "
-                         "of epochs that prune; the rest anneal on all data)")
+        raise ValueError(
+            f"prune.delta={delta!r} is not allowed; InfoBatch needs 0 < delta <= 1 (the fraction "
+            "of epochs that prune; the rest anneal on all data)"
+        )
     if n_kept < batch_size:
-        raise ValueError(f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "
-                         f"(train.batch_size={batch_size}); keep more examples or use a smaller batch")
+        raise ValueError(
+            f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "
+            f"(train.batch_size={batch_size}); keep more examples or use a smaller batch"
+        )
 
 
 class InfoBatch:
     """Scores and per-epoch plans for ``n`` examples over ``epochs`` epochs."""
 
-    def __init__(self, n: int, epochs: int, ratio: float = 0.5, delta: float = 0.875, seed: int = 0,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        n: int,
+        epochs: int,
+        ratio: float = 0.5,
+        delta: float = 0.875,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+    ) -> None:
         self.n, self.epochs, self.ratio, self.delta = int(n), int(epochs), float(ratio), float(delta)
         self.scores = torch.full((self.n,), math.inf, device=device)
         self.gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -76,8 +87,12 @@ class InfoBatch:
         self.examples_seen += int(positions.numel())
 
     def state_dict(self) -> dict:
-        return {"scores": self.scores.cpu(), "gen": self.gen.get_state(), "examples_seen": self.examples_seen,
-                "pruned_total": self.pruned_total}
+        return {
+            "scores": self.scores.cpu(),
+            "gen": self.gen.get_state(),
+            "examples_seen": self.examples_seen,
+            "pruned_total": self.pruned_total,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.scores = state["scores"].to(self.scores.device)

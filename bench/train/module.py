@@ -36,8 +36,13 @@ _cache_hook_signature_checks()
 
 def curve_metrics(point: dict) -> dict:
     """The logger's metrics of one learning-curve point (live from the module, or after a spawned DDP run)."""
-    return {"test/error": point["test_error"], "test/accuracy": point["test_accuracy"],
-            "test/loss": point["test_loss"], "train/loss": point["train_loss"], "epoch_frac": point["epoch"]}
+    return {
+        "test/error": point["test_error"],
+        "test/accuracy": point["test_accuracy"],
+        "test/loss": point["test_loss"],
+        "train/loss": point["train_loss"],
+        "epoch_frac": point["epoch"],
+    }
 
 
 class NonFiniteLossError(RuntimeError):
@@ -85,18 +90,42 @@ def lr_factor(step: int, total: int, schedule: str, warmup: float, milestones: t
 class LitClassifier(pl.LightningModule):
     """Trains ``model`` with cross-entropy; evaluates on the test split and keeps the curve in ``self.curve``."""
 
-    def __init__(self, model: nn.Module, optimizer: str = "sgd", lr: float = 0.1, momentum: float = 0.9,
-                 nesterov: bool = True, weight_decay: float = 5e-4, decay_norm_and_bias: bool = False,
-                 schedule: str = "cosine", warmup: float = 0.0, milestones: tuple = (), gamma: float = 0.1,
-                 label_smoothing: float = 0.0, total_steps: int = 1, steps_per_epoch: int = 1,
-                 check_finite_every: int = 1, channels_last: bool = False, infobatch: Any = None,
-                 schedule_epochs: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: str = "sgd",
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        weight_decay: float = 5e-4,
+        decay_norm_and_bias: bool = False,
+        schedule: str = "cosine",
+        warmup: float = 0.0,
+        milestones: tuple = (),
+        gamma: float = 0.1,
+        label_smoothing: float = 0.0,
+        total_steps: int = 1,
+        steps_per_epoch: int = 1,
+        check_finite_every: int = 1,
+        channels_last: bool = False,
+        infobatch: Any = None,
+        schedule_epochs: Optional[int] = None,
+    ) -> None:
         super().__init__()
         self.automatic_optimization = False  # training_step steps the optimiser and the schedule itself
         self.model = model
-        self.hp = dict(optimizer=optimizer, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-                       decay_norm_and_bias=decay_norm_and_bias, schedule=schedule, warmup=warmup,
-                       milestones=tuple(milestones), gamma=gamma)
+        self.hp = dict(
+            optimizer=optimizer,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            decay_norm_and_bias=decay_norm_and_bias,
+            schedule=schedule,
+            warmup=warmup,
+            milestones=tuple(milestones),
+            gamma=gamma,
+        )
         self.label_smoothing = label_smoothing
         self.total_steps = total_steps
         self.steps_per_epoch = steps_per_epoch
@@ -120,8 +149,19 @@ class LitClassifier(pl.LightningModule):
 
     # Attributes Lightning and this module set on every step or hook: plain values, never parameters, buffers or
     # submodules, so they skip nn.Module.__setattr__'s registry checks (about 5% of a small student's step time).
-    _PLAIN_ATTRS = frozenset({"_current_fx_name", "examples_seen", "_nonfinite", "_train_loss_sum", "_train_batches",
-                              "epochs_done", "_progress", "examples_per_epoch", "_opt_sched"})
+    _PLAIN_ATTRS = frozenset(
+        {
+            "_current_fx_name",
+            "examples_seen",
+            "_nonfinite",
+            "_train_loss_sum",
+            "_train_batches",
+            "epochs_done",
+            "_progress",
+            "examples_per_epoch",
+            "_opt_sched",
+        }
+    )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in LitClassifier._PLAIN_ATTRS:
@@ -134,8 +174,12 @@ class LitClassifier(pl.LightningModule):
         self._opt_sched = (self.optimizers(), self.lr_schedulers())
         # Lightning's manual_backward runs hooks and the precision plugin's loss scaling; with one process and no
         # scaling (fp32, bf16) it comes down to loss.backward(), minus ~0.1 ms of wrappers per step
-        self._plain_backward = self._world == 1 and str(self.trainer.precision) in ("32-true", "bf16-mixed",
-                                                                                     "bf16-true", "64-true")
+        self._plain_backward = self._world == 1 and str(self.trainer.precision) in (
+            "32-true",
+            "bf16-mixed",
+            "bf16-true",
+            "64-true",
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -208,9 +252,9 @@ class LitClassifier(pl.LightningModule):
         logits = self.model(x).float()
         loss = F.cross_entropy(logits, y, reduction="sum")
         correct = (logits.argmax(1) == y).sum()
-        self._val_sums += torch.stack([loss.double(), correct.double(), torch.tensor(float(y.numel()),
-                                                                                        device=self.device,
-                                                                                        dtype=torch.float64)])
+        self._val_sums += torch.stack(
+            [loss.double(), correct.double(), torch.tensor(float(y.numel()), device=self.device, dtype=torch.float64)]
+        )
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
@@ -219,14 +263,23 @@ class LitClassifier(pl.LightningModule):
         strategy = self.trainer.strategy  # under DDP: the sums over every rank's shard
         loss_sum, correct, count = strategy.reduce(self._val_sums, reduce_op="sum").tolist()
         acc = correct / max(count, 1.0)
-        train = torch.stack([self._train_loss_sum.double().to(self.device),
-                             torch.tensor(float(self._train_batches), dtype=torch.float64, device=self.device)])
+        train = torch.stack(
+            [
+                self._train_loss_sum.double().to(self.device),
+                torch.tensor(float(self._train_batches), dtype=torch.float64, device=self.device),
+            ]
+        )
         loss_total, batches = strategy.reduce(train, reduce_op="sum").tolist()
         train_loss = loss_total / max(batches, 1.0)
         epoch = self.epochs_done if self.infobatch is not None else self.global_step / self.steps_per_epoch
-        point = {"step": int(self.global_step), "epoch": epoch,
-                 "test_error": 1.0 - acc, "test_accuracy": acc, "test_loss": loss_sum / max(count, 1.0),
-                 "train_loss": train_loss}
+        point = {
+            "step": int(self.global_step),
+            "epoch": epoch,
+            "test_error": 1.0 - acc,
+            "test_accuracy": acc,
+            "test_loss": loss_sum / max(count, 1.0),
+            "train_loss": train_loss,
+        }
         if self.curve and self.curve[-1]["step"] == point["step"]:
             self.curve[-1] = point
         else:
@@ -238,16 +291,22 @@ class LitClassifier(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """The curve and the running training-loss sums (over every rank: every rank takes part in a save) travel
         with a mid-run checkpoint."""
-        sums = torch.tensor([float(self._train_loss_sum), float(self._train_batches)], dtype=torch.float64,
-                            device=self.device)
+        sums = torch.tensor(
+            [float(self._train_loss_sum), float(self._train_batches)], dtype=torch.float64, device=self.device
+        )
         if self._world > 1:
             sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
         loss_sum, batches = sums.tolist()
-        checkpoint["bench_state"] = {"curve": list(self.curve), "nonfinite": bool(self._nonfinite),
-                                     "train_loss_sum": loss_sum,
-                                     "train_batches": int(batches), "examples_seen": self.examples_seen,
-                                     "examples_per_epoch": list(self.examples_per_epoch),
-                                     "epochs_done": self.epochs_done, "progress": self._progress}
+        checkpoint["bench_state"] = {
+            "curve": list(self.curve),
+            "nonfinite": bool(self._nonfinite),
+            "train_loss_sum": loss_sum,
+            "train_batches": int(batches),
+            "examples_seen": self.examples_seen,
+            "examples_per_epoch": list(self.examples_per_epoch),
+            "epochs_done": self.epochs_done,
+            "progress": self._progress,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("bench_state") or {}
@@ -265,8 +324,9 @@ class LitClassifier(pl.LightningModule):
         hp = self.hp
         groups = param_groups(self.model, hp["weight_decay"], hp["decay_norm_and_bias"])
         if hp["optimizer"] == "sgd":
-            opt = torch.optim.SGD(groups, lr=hp["lr"], momentum=hp["momentum"],
-                                  nesterov=hp["nesterov"] and hp["momentum"] > 0)
+            opt = torch.optim.SGD(
+                groups, lr=hp["lr"], momentum=hp["momentum"], nesterov=hp["nesterov"] and hp["momentum"] > 0
+            )
         elif hp["optimizer"] == "adamw":
             opt = torch.optim.AdamW(groups, lr=hp["lr"])
         elif hp["optimizer"] == "adam":

@@ -11,8 +11,17 @@ import numpy as np
 from bench.data import Pool, Splits
 
 
-def train_perceptron(splits: Splits, pool: Pool, kept: np.ndarray, model_cfg: dict, train_cfg: dict, seed: int,
-                     rule: str | None = None, keep: float | None = None, **_: object) -> dict:
+def train_perceptron(
+    splits: Splits,
+    pool: Pool,
+    kept: np.ndarray,
+    model_cfg: dict,
+    train_cfg: dict,
+    seed: int,
+    rule: str | None = None,
+    keep: float | None = None,
+    **_: object,
+) -> dict:
     """Train the max-margin student on ``kept``; with ``model.theory`` also return the replica prediction."""
     from bench.theory.perceptron import empirical_error, generalization_error, max_margin, overlap
 
@@ -26,10 +35,20 @@ def train_perceptron(splits: Splits, pool: Pool, kept: np.ndarray, model_cfg: di
     yt = np.where(splits.test_y.numpy() > 0, 1.0, -1.0)
     eps_test = empirical_error(J, splits.test_x.numpy(), yt) if splits.test_y.numel() else float("nan")
     dim = splits.meta["dim"]
-    extra = {"alpha_tot": len(pool) / dim, "alpha_prune": len(kept) / dim, "dim": dim,
-             "probe_angle_deg": splits.meta["probe_angle_deg"], "R": overlap(J, teacher), "rho": overlap(J, probe),
-             "kappa": stats["margin"], "kkt_gap": stats["kkt_gap"], "n_support": stats["n_support"],
-             "separable": bool(stats.get("separable", True)), "eps_test": eps_test, "eps_theory": None}
+    extra = {
+        "alpha_tot": len(pool) / dim,
+        "alpha_prune": len(kept) / dim,
+        "dim": dim,
+        "probe_angle_deg": splits.meta["probe_angle_deg"],
+        "R": overlap(J, teacher),
+        "rho": overlap(J, probe),
+        "kappa": stats["margin"],
+        "kkt_gap": stats["kkt_gap"],
+        "n_support": stats["n_support"],
+        "separable": bool(stats.get("separable", True)),
+        "eps_test": eps_test,
+        "eps_theory": None,
+    }
     if model_cfg.get("theory", True) and rule is not None and keep is not None:
         from bench.theory.replica import theory_error
 
@@ -39,6 +58,17 @@ def train_perceptron(splits: Splits, pool: Pool, kept: np.ndarray, model_cfg: di
     wall = time.perf_counter() - t0
     # the training error on the kept set: 0 for a max-margin solution on separable data; no cross-entropy here
     train_error = empirical_error(J, x, y) if J is not None else None
-    return {"test_error": eps, "test_accuracy": 1.0 - eps, "test_loss": None, "train_error": train_error,
-            "train_loss": None, "curve": [], "steps": 0, "epochs": 0.0, "min_steps": 0,
-            "steps_floor_applied": False, "train_seconds": wall, "extra": extra}
+    return {
+        "test_error": eps,
+        "test_accuracy": 1.0 - eps,
+        "test_loss": None,
+        "train_error": train_error,
+        "train_loss": None,
+        "curve": [],
+        "steps": 0,
+        "epochs": 0.0,
+        "min_steps": 0,
+        "steps_floor_applied": False,
+        "train_seconds": wall,
+        "extra": extra,
+    }

@@ -42,8 +42,15 @@ class RunCheckpoint:
 class Checkpointer(pl.Callback):
     """Writes ``RunCheckpoint`` checkpoints during ``fit`` and restores the stream/RNG state on resume."""
 
-    def __init__(self, spec: RunCheckpoint, train_batches: Any, steps_per_epoch: int, total_steps: int,
-                 val_every: int, stateful: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        spec: RunCheckpoint,
+        train_batches: Any,
+        steps_per_epoch: int,
+        total_steps: int,
+        val_every: int,
+        stateful: Optional[dict] = None,
+    ) -> None:
         self.spec, self.batches = spec, train_batches
         self.stateful = dict(stateful or {})  # more state to carry (state_dict/load_state_dict): dynamic pruning
         self.spe, self.total_steps, self.val_every = steps_per_epoch, total_steps, val_every
@@ -61,12 +68,14 @@ class Checkpointer(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._t_fit = self._t_last = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = int(trainer.global_step)
         signalled = self.guard is not None and self.guard.requested is not None
-        periodic = self.spec.every is not None and self.spec.every.due(step, self.spe,
-                                                                       time.perf_counter() - self._t_last)
+        periodic = self.spec.every is not None and self.spec.every.due(
+            step, self.spe, time.perf_counter() - self._t_last
+        )
         if trainer.world_size > 1:  # act on a signal only once every rank saves at the same step
             periodic = self._agree(trainer, step, signalled, periodic)
             signalled = signalled and periodic
@@ -83,8 +92,9 @@ class Checkpointer(pl.Callback):
         """Under DDP every rank must save at the same step: a schedule by steps or epochs agrees by itself; one by
         minutes, and a signal, are settled every SYNC_EVERY steps (a one-flag all-reduce): any rank due, all save."""
         if self.spec.every is not None and self.spec.every.kind != "minutes":
-            return periodic or (step % SYNC_EVERY == 0 and trainer.strategy.reduce_boolean_decision(signalled,
-                                                                                                 all=False))
+            return periodic or (
+                step % SYNC_EVERY == 0 and trainer.strategy.reduce_boolean_decision(signalled, all=False)
+            )
         if step % SYNC_EVERY:
             return False
         return bool(trainer.strategy.reduce_boolean_decision(signalled or periodic, all=False))
@@ -105,8 +115,9 @@ class Checkpointer(pl.Callback):
             trainer.save_checkpoint(self.spec.root / "unused", weights_only=False)
             self._t_last = time.perf_counter()  # every rank's "Nmin" clock restarts, or it would vote for every sync
             return self.spec.root
-        path = self.spec.files.save(step, lambda p: trainer.save_checkpoint(p, weights_only=False),
-                                    {**self.spec.meta, "global_step": step})
+        path = self.spec.files.save(
+            step, lambda p: trainer.save_checkpoint(p, weights_only=False), {**self.spec.meta, "global_step": step}
+        )
         self._t_last = time.perf_counter()
         self.saved += 1
         self.save_seconds += self._t_last - t0
@@ -120,8 +131,13 @@ class Checkpointer(pl.Callback):
     def state_dict(self) -> dict:
         from lightning_fabric.utilities.seed import _collect_rng_states
 
-        return {"data": self._data_state, "rng": _collect_rng_states(), "train_seconds": self.train_seconds(),
-                "meta": dict(self.spec.meta), "stateful": {k: v.state_dict() for k, v in self.stateful.items()}}
+        return {
+            "data": self._data_state,
+            "rng": _collect_rng_states(),
+            "train_seconds": self.train_seconds(),
+            "meta": dict(self.spec.meta),
+            "stateful": {k: v.state_dict() for k, v in self.stateful.items()},
+        }
 
     def load_state_dict(self, state: dict) -> None:
         from lightning_fabric.utilities.seed import _set_rng_states
