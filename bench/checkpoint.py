@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from bench.io import atomic_write_bytes
+
 log = logging.getLogger("bench.checkpoint")
 
 _EVERY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(epochs?|ep|min|minutes?|m|steps?)?\s*$", re.IGNORECASE)
@@ -108,7 +110,6 @@ class CheckpointDir:
 
     def save(self, step: int, write: Callable[[Path], None], meta: Optional[dict] = None) -> Path:
         """Write a checkpoint for ``step`` with ``write(tmp_path)``, atomically; drop the ones beyond ``keep``."""
-        from bench.scores import atomic_write_bytes
 
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"ckpt-{int(step):010d}.pt"

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Optional
 
+from bench.errors import SETTING_ERRORS
+
 _BAR: list[Any] = []  # the sweep bar in force in this process, if any
 
 
@@ -106,12 +108,7 @@ class SweepProgress:
 
 def setting_errors() -> tuple[type, ...]:
     """The exception types that mean 'a bad setting' (reported in one line, no traceback)."""
-    from bench.data import DatasetError
-    from bench.metrics.probe import MetricError
-    from bench.prune import SelectionError
-    from bench.run import ConfigError
-
-    return ConfigError, DatasetError, MetricError, SelectionError
+    return SETTING_ERRORS
 
 
 def report_setting_errors(fn: Callable) -> Callable:

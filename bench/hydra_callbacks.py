@@ -71,7 +71,9 @@ class ValidateSweep(Callback):
     trains (not halfway through)."""
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        from bench.run import ConfigError, to_plain, validate_config
+        from bench.config import validate_config
+        from bench.errors import ConfigError
+        from bench.run import to_plain
 
         try:
             jobs = sweep_job_overrides(config)

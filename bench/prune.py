@@ -21,6 +21,8 @@ from typing import Optional
 
 import numpy as np
 
+from bench.errors import SelectionError  # noqa: F401 (re-exported)
+
 STRATEGIES = ("keep_hard", "keep_easy", "class_balanced", "stratified")
 # Strategies that prune during training (bench/train/dynamic.py), on the kept set of a static selection:
 # ``prune.static`` (one of STRATEGIES) picks that set from the metric's scores when prune.keep < 1.
@@ -41,10 +43,6 @@ def static_strategy(prune: dict) -> str:
 # not be checked, so the rest is our rule, not the paper's numbers: no cut-off at keep >= 0.7 (mild pruning, where the
 # hardest examples are the useful ones) and a linear ramp between. Pass a number as prune.beta to set it exactly.
 CCS_BETA_ANCHORS = ((0.1, 0.3), (0.7, 0.0))
-
-
-class SelectionError(ValueError):
-    pass
 
 
 def n_keep(keep: float, n: int) -> int:

@@ -8,186 +8,44 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import hydra
 import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from bench.checkpoint import PreemptionGuard, parse_every
+from bench.console import quiet_lightning, report_setting_errors, run_line, sweep_bar_shown
+from bench.errors import ConfigError
+from bench.prune import class_histogram, resolve_beta, score_stats, select, static_strategy
+from bench.results import (
+    NON_RESULT_KEYS,
+    is_done,
+    library_versions,
+    read_record,
+    record_path,
+    result_settings,
+    run_id,
+    write_record,
+)
+from bench.scores import ScoreStore, atomic_write_bytes, stable_hash
+
+# Deliberately lazy (inside the stages): bench.config, bench.data, bench.metrics, bench.train and wandb load torch and
+# Lightning (~5 s), which `--help` and a sweep rejected for a bad setting should not pay.
 
 log = logging.getLogger("bench.run")
-
-LOGGERS = ("wandb", "csv", "none")
-WANDB_MODES = ("offline", "online", "disabled")
-
-
-class ConfigError(ValueError):
-    """A bad setting, found before any training."""
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
-
-
-def validate_config(cfg: dict) -> None:
-    """Raise ConfigError naming the bad value and the allowed ones; cheap (builds no data, trains nothing)."""
-    from bench.data import DATASETS
-    from bench.metrics import METRICS
-    from bench.models import MODELS
-    from bench.prune import DYNAMIC_STRATEGIES, STRATEGIES
-    from bench.train import BUDGETS
-    from bench.train.data import AUGMENTS
-
-    ds, model, metric, prune, train = (cfg.get(k) or {} for k in ("dataset", "model", "metric", "prune", "train"))
-    for group, registry, sub in (("dataset", DATASETS, ds), ("model", MODELS, model), ("metric", METRICS, metric)):
-        name = sub.get("name")
-        _check(name in registry, f"unknown {group} {name!r}; allowed: {', '.join(registry.names())}")
-    strategy = prune.get("strategy")
-    allowed = STRATEGIES + DYNAMIC_STRATEGIES
-    _check(strategy in allowed, f"unknown prune.strategy {strategy!r}; allowed: {', '.join(allowed)}")
-    keep = prune.get("keep")
-    _check(
-        isinstance(keep, (int, float)) and not isinstance(keep, bool) and 0.0 < keep <= 1.0,
-        f"prune.keep={keep!r} is not allowed: it must lie in (0, 1]",
-    )
-    _check(
-        metric.get("name") != "none" or keep == 1.0,
-        f"metric=none trains on the full pool, so prune.keep must be 1.0 (got {keep}); choose a metric to prune",
-    )
-    pool_size = ds.get("pool_size")
-    _check(
-        pool_size is None or (isinstance(pool_size, int) and not isinstance(pool_size, bool) and pool_size > 0),
-        f"dataset.pool_size={pool_size!r} is not allowed: a positive integer or null (all)",
-    )
-    noise = ds.get("label_noise", 0.0)
-    _check(
-        isinstance(noise, (int, float)) and 0.0 <= noise < 1.0,
-        f"dataset.label_noise={noise!r} is not allowed: it must lie in [0, 1)",
-    )
-    if "augment" in ds:
-        _check(ds["augment"] in AUGMENTS, f"dataset.augment={ds['augment']!r}; allowed: {', '.join(AUGMENTS)}")
-    budget = train.get("budget")
-    _check(budget in BUDGETS, f"unknown train.budget {budget!r}; allowed: {', '.join(BUDGETS)}")
-    for key in ("epochs", "batch_size"):
-        v = train.get(key)
-        _check(isinstance(v, int) and v >= 1, f"train.{key}={v!r} is not allowed: a positive integer")
-    steps = train.get("steps")
-    _check(
-        steps is None or (isinstance(steps, int) and steps >= 1),
-        f"train.steps={steps!r} is not allowed: a positive integer or null",
-    )
-    min_steps = train.get("min_steps")
-    _check(
-        min_steps is None or (isinstance(min_steps, int) and not isinstance(min_steps, bool) and min_steps >= 0),
-        f"train.min_steps={min_steps!r} is not allowed: a non-negative integer (a floor on the optimiser steps; "
-        f"0 or null = no floor)",
-    )
-    for key, allowed in (
-        ("optimizer", ("sgd", "adamw", "adam")),
-        ("schedule", ("constant", "cosine", "linear", "multistep")),
-        ("accelerator", ("auto", "cpu", "gpu", "cuda")),
-    ):
-        _check(train.get(key) in allowed, f"unknown train.{key} {train.get(key)!r}; allowed: {', '.join(allowed)}")
-    _check(isinstance(train.get("lr"), (int, float)) and train["lr"] > 0, f"train.lr={train.get('lr')!r} must be > 0")
-    _validate_checkpoint_settings(train)
-    _validate_devices(train, prune)
-    lg = cfg.get("logger") or {}
-    _check(lg.get("name") in LOGGERS, f"unknown logger {lg.get('name')!r}; allowed: {', '.join(LOGGERS)}")
-    if lg.get("name") == "wandb":
-        _check(lg.get("mode") in WANDB_MODES, f"logger.mode={lg.get('mode')!r}; allowed: {', '.join(WANDB_MODES)}")
-    seed = cfg.get("seed")
-    _check(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} is not allowed: an integer")
-    _validate_combinations(ds, model, metric)
-    if strategy in DYNAMIC_STRATEGIES:
-        _validate_dynamic(prune, ds, model, train)
-
-
-def _validate_combinations(ds: dict, model: dict, metric: dict) -> None:
-    """The perceptron's dataset, student and margin metric go together; a model checkpoint must exist."""
-    is_perceptron = (ds.get("name") == "perceptron", model.get("name") == "perceptron")
-    _check(
-        is_perceptron[0] == is_perceptron[1],
-        f"dataset={ds.get('name')} with model={model.get('name')} is not allowed: the teacher-student perceptron "
-        f"needs dataset=perceptron together with model=perceptron",
-    )
-    _check(
-        metric.get("name") != "margin" or is_perceptron[0],
-        f"metric=margin needs dataset=perceptron (it prunes by the probe's margin); got dataset={ds.get('name')}",
-    )
-    ckpt = model.get("checkpoint")
-    _check(not ckpt or Path(ckpt).is_file(), f"model.checkpoint={ckpt} does not exist")
-
-
-def _validate_dynamic(prune: dict, ds: dict, model: dict, train: dict) -> None:
-    """``prune.strategy=infobatch``: a static strategy for the kept set, ratio in [0, 1), delta in (0, 1], a trained
-    student, and (when the pool size is known here) a kept set of at least one batch."""
-    from bench.prune import STRATEGIES
-    from bench.train.infobatch import validate_infobatch
-
-    static = prune.get("static", "keep_hard")
-    _check(
-        static in STRATEGIES,
-        f"prune.static={static!r} is not allowed under prune.strategy=infobatch: the static "
-        f"selection of the kept set; allowed: {', '.join(STRATEGIES)}",
-    )
-    _check(
-        model.get("name") != "perceptron",
-        "prune.strategy=infobatch needs a student trained by gradient steps; model=perceptron is solved in closed form",
-    )
-    pool = ds.get("pool_size") or (ds.get("n_train") if ds.get("name") == "mnist1d" else None)
-    bs = train.get("batch_size")
-    n_kept = int(round(prune["keep"] * pool)) if isinstance(pool, int) and pool > 0 else bs
-    try:
-        validate_infobatch(prune.get("ratio", 0.5), prune.get("delta", 0.875), n_kept, bs)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-
-
-def check_dynamic_kept(cfg: dict, n_kept: int) -> None:
-    """After selection, before training: a dynamic strategy needs a kept set of at least one batch."""
-    from bench.prune import DYNAMIC_STRATEGIES
-
-    prune, bs = cfg["prune"], int(cfg["train"]["batch_size"])
-    if prune["strategy"] in DYNAMIC_STRATEGIES and n_kept < bs:
-        raise ConfigError(
-            f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "
-            f"(train.batch_size={bs}); keep more examples (prune.keep, dataset.pool_size) or use a "
-            f"smaller batch"
-        )
-
-
-def _validate_devices(train: dict, prune: dict) -> None:
-    """``train.devices`` / ``num_nodes`` / ``strategy``: several processes need an evenly split batch, and
-    InfoBatch runs on one device."""
-    from bench.prune import DYNAMIC_STRATEGIES
-    from bench.train.distributed import validate_distributed, world_size
-
-    problem = validate_distributed(train)
-    _check(problem is None, problem or "")
-    _check(
-        world_size(train) == 1 or prune.get("strategy") not in DYNAMIC_STRATEGIES,
-        f"prune.strategy={prune.get('strategy')} runs on one device (its per-example scores are not shared "
-        f"across processes yet); got train.devices={train.get('devices')} train.num_nodes={train.get('num_nodes')}"
-        f", set both to 1",
-    )
-
-
-def _validate_checkpoint_settings(train: dict) -> None:
-    from bench.checkpoint import parse_every
-
-    try:
-        parse_every(train.get("checkpoint_every"))
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    keep = train.get("keep_checkpoints", False)
-    _check(isinstance(keep, bool), f"train.keep_checkpoints={keep!r} is not allowed: true or false")
 
 
 def run_checkpoint(cfg: dict, rid: str):
     """Where run ``rid`` keeps its mid-run checkpoints and how often it writes them (``train.checkpoint_every``)."""
-    from bench.checkpoint import parse_every
     from bench.train.resume import RunCheckpoint
 
     paths = cfg["paths"]
@@ -260,9 +118,6 @@ def wandb_run_id(cfg: dict, rid: str) -> tuple[str, bool]:
     """(wandb run id, whether it continues an interrupted run). A run that will resume from a mid-run checkpoint
     logs into the wandb run it started (its id is kept next to the checkpoints, and goes with them); any other
     start gets a new id."""
-    import secrets
-
-    from bench.scores import atomic_write_bytes
 
     ck = run_checkpoint(cfg, rid)
     path = ck.root / "wandb_id"
@@ -307,44 +162,53 @@ class Scored:
     info: Optional[dict] = None  # what the metric reported about its scores (ScoreContext.info)
 
 
-def score_stage(cfg: dict) -> Scored:
-    """Build the dataset and the pool, and get the metric's scores through the shared score store."""
-    from bench.checkpoint import parse_every
-    from bench.console import sweep_bar_shown
-    from bench.data import build_dataset, make_pool
-    from bench.metrics import ScoreContext, compute_scores, metric_defaults
-    from bench.results import NON_RESULT_KEYS, result_settings
-    from bench.scores import ScoreStore
-    from bench.train import resolve_device
+def score_spec(cfg: dict, pool: Any) -> dict:
+    """What a pool's scores depend on (the score store's key is its hash): the result-relevant dataset settings, the
+    pool's ids and labels, the metric with its code defaults in force (a changed default recomputes), the probe
+    model and the seed."""
+    from bench.metrics import metric_defaults
 
-    ds, metric = cfg["dataset"], cfg["metric"]
-    seed = int(cfg["seed"])
-    splits = build_dataset(ds["name"], **_dataset_kwargs(ds))
-    pool = make_pool(splits, ds.get("pool_size"), seed, float(ds.get("label_noise") or 0.0))
-    probe_model = dict(metric.get("model") or cfg["model"])
+    metric = cfg["metric"]
     params = {k: v for k, v in metric.items() if k not in ("name", "model")}
-    # the cache key holds the settings in force, code defaults included, so a changed default recomputes
     key_params = {
         k: v for k, v in {**metric_defaults(metric["name"]), **params}.items() if k not in NON_RESULT_KEYS["metric"]
     }
-    device = resolve_device(cfg["train"].get("accelerator", "auto"))
-    ctx = ScoreContext(
-        splits=splits,
-        pool=pool,
-        params=params,
-        seed=seed,
-        device=device,
-        model=probe_model,
-        progress=bool(cfg["train"].get("progress_bar", True)) and not sweep_bar_shown(),
-    )
-    spec = {
+    return {
         "dataset": result_settings(cfg)["dataset"],
         "pool": pool.fingerprint(),
         "metric": metric["name"],
         "params": key_params,
-        "model": probe_model,
-        "seed": seed,
+        "model": dict(metric.get("model") or cfg["model"]),
+        "seed": int(cfg["seed"]),
     }
+
+
+def build_pool(cfg: dict) -> tuple[Any, Any]:
+    """The dataset's splits and this run's pool (seeded, class-stratified, with its label noise)."""
+    from bench.data import build_dataset, make_pool
+
+    ds = cfg["dataset"]
+    splits = build_dataset(ds["name"], **_dataset_kwargs(ds))
+    return splits, make_pool(splits, ds.get("pool_size"), int(cfg["seed"]), float(ds.get("label_noise") or 0.0))
+
+
+def score_stage(cfg: dict) -> Scored:
+    """Build the dataset and the pool, and get the metric's scores through the shared score store."""
+    from bench.metrics import ScoreContext, compute_scores
+    from bench.train import resolve_device
+
+    metric = cfg["metric"]
+    splits, pool = build_pool(cfg)
+    spec = score_spec(cfg, pool)
+    ctx = ScoreContext(
+        splits=splits,
+        pool=pool,
+        params={k: v for k, v in metric.items() if k not in ("name", "model")},
+        seed=int(cfg["seed"]),
+        device=resolve_device(cfg["train"].get("accelerator", "auto")),
+        model=spec["model"],
+        progress=bool(cfg["train"].get("progress_bar", True)) and not sweep_bar_shown(),
+    )
     store = ScoreStore(cfg["paths"]["scores_dir"])
     ctx.checkpoint = store.partial(spec, parse_every(cfg["train"].get("checkpoint_every", "10min")))
     t0 = time.perf_counter()
@@ -354,9 +218,6 @@ def score_stage(cfg: dict) -> Scored:
 
 def new_record(cfg: dict, rid: str, sweep: Optional[str], scored: Scored, kept: np.ndarray) -> dict:
     """The record of a run before training: what was run, on which data, with which kept set; results are None."""
-    from bench.prune import class_histogram, score_stats
-    from bench.results import library_versions
-    from bench.scores import stable_hash
 
     ds, metric, prune, train = cfg["dataset"], cfg["metric"], cfg["prune"], cfg["train"]
     splits, pool, scores = scored.splits, scored.pool, scored.scores
@@ -424,7 +285,6 @@ def train_stage(cfg: dict, splits: Any, pool: Any, kept: np.ndarray, logger: Any
             )
         )
         return train_perceptron(splits, pool, kept, cfg["model"], cfg["train"], seed, rule=rule, keep=prune["keep"])
-    from bench.console import sweep_bar_shown
     from bench.train import train_student
 
     train = {**cfg["train"], "progress_bar": False} if sweep_bar_shown() else cfg["train"]  # one bar: the sweep's
@@ -454,9 +314,8 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     returns and writes a ``failed`` record with the reason. An interrupted run resumes from its newest mid-run
     checkpoint (``train.checkpoint_every``); SIGUSR1/SIGUSR2/SIGTERM save one and stop the job (see bench.checkpoint).
     """
-    from bench.checkpoint import PreemptionGuard
-    from bench.console import run_line
-    from bench.results import is_done, read_record, record_path, run_id
+
+    from bench.config import check_dynamic_kept, validate_config
 
     validate_config(cfg)
     rid = run_id(cfg)
@@ -478,8 +337,6 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
             record["extra"]["metric_info"] = scored.info
         prune = cfg["prune"]
         if prune["strategy"] == "stratified" and scored.scores is not None:  # the CCS cut-off in force (beta=auto)
-            from bench.prune import resolve_beta
-
             record["extra"]["prune_beta"] = resolve_beta(prune.get("beta", 0.0), prune["keep"])
         if cfg.get("dry_run"):
             record.update(status="dry_run", wall_time_s=time.perf_counter() - t_start)
@@ -493,7 +350,6 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
 def select_stage(cfg: dict, scored: Scored) -> np.ndarray:
     """The kept pool positions: all of them for metric=none, else ``prune.strategy`` on the scores (under a dynamic
     strategy, ``prune.static``: InfoBatch then prunes the kept set during training)."""
-    from bench.prune import select, static_strategy
 
     prune, pool = cfg["prune"], scored.pool
     if scored.scores is None:
@@ -515,8 +371,6 @@ def train_and_record(
 ) -> dict:
     """Train, fill in and write ``record`` (ok or failed); then drop the run's checkpoints (unless
     ``train.keep_checkpoints``) and print the run's line."""
-    from bench.console import run_line
-    from bench.results import write_record
     from bench.train.distributed import process_rank
 
     if process_rank() != 0:  # one of several processes a launcher started: rank 0 logs and writes the record
@@ -563,8 +417,6 @@ def train_and_record(
         )
         record["extra"].update(out.get("extra", {}))
         if "infobatch" in record["extra"]:
-            from bench.prune import static_strategy
-
             record["extra"]["infobatch"]["static"] = static_strategy(cfg["prune"]) if record["keep"] < 1 else None
     except Exception as e:  # a failed run is recorded; the sweep goes on
         log.error("run %s failed: %s\n%s", rid, e, traceback.format_exc())
@@ -598,9 +450,6 @@ def _train_other_rank(cfg: dict, rid: str, record: dict, scored: Scored, kept: n
 
 def _sweep_name() -> Optional[str]:
     try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-
         hc = HydraConfig.get()
         if hc.mode == RunMode.MULTIRUN:
             return Path(hc.sweep.dir).name
@@ -611,7 +460,6 @@ def _sweep_name() -> Optional[str]:
 
 def to_plain(cfg: Any) -> dict:
     """A resolved plain dict of a DictConfig, with relative paths made absolute from the launch directory."""
-    from omegaconf import OmegaConf
 
     out = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     out.pop("hydra", None)
@@ -622,7 +470,6 @@ def to_plain(cfg: Any) -> dict:
 
 def plain_config(cfg: Any) -> dict:
     """``to_plain`` for an entry point: a missing mandatory value (``???``) becomes a ConfigError naming it."""
-    from omegaconf.errors import MissingMandatoryValue
 
     try:
         return to_plain(cfg)
@@ -632,7 +479,6 @@ def plain_config(cfg: Any) -> dict:
 
 
 def main_from_config(cfg: Any) -> Optional[float]:
-    from bench.console import quiet_lightning, report_setting_errors
 
     quiet_lightning()
     rec = report_setting_errors(run_pipeline)(report_setting_errors(plain_config)(cfg), sweep=_sweep_name())
@@ -640,14 +486,10 @@ def main_from_config(cfg: Any) -> Optional[float]:
 
 
 def _hydra_main() -> None:
-    import hydra
 
     conf = str(Path(__file__).resolve().parent.parent / "conf")
     hydra.main(version_base="1.3", config_path=conf, config_name="config")(main_from_config)()
 
 
 if __name__ == "__main__":
-    # run the importable module's entry point, so that its exception classes are the ones the rest of bench knows
-    from bench.run import _hydra_main as _main
-
-    _main()
+    _hydra_main()

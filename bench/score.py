@@ -39,8 +39,10 @@ def export_scores(path: str | Path, ids: np.ndarray, labels: np.ndarray, noisy: 
 
 def score_from_config(cfg: dict) -> dict:
     """Validate, score, optionally export; return a summary dict."""
+    from bench.config import validate_config
+    from bench.errors import ConfigError
     from bench.prune import score_stats
-    from bench.run import ConfigError, score_stage, validate_config
+    from bench.run import score_stage
 
     validate_config(cfg)
     export = cfg.get("export")

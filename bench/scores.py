@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,37 +21,10 @@ from typing import Any, Optional
 import numpy as np
 from filelock import FileLock
 
+from bench.checkpoint import EnsembleCheckpoint
+from bench.io import _npy_bytes, atomic_write_bytes, stable_hash  # noqa: F401 (re-exported)
+
 log = logging.getLogger(__name__)
-
-
-def stable_hash(obj: object, n: int = 16) -> str:
-    """sha256 of the canonical JSON of ``obj`` (sorted keys), first ``n`` hex digits."""
-    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:n]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 class ScoreStore:
@@ -106,10 +78,9 @@ class ScoreStore:
         atomic_write_bytes(side, json.dumps(meta, indent=1, default=str).encode())
         return npy
 
-    def partial(self, spec: dict, every: Any = None) -> EnsembleCheckpoint:  # noqa: F821 (cycle: see bench.checkpoint)
+    def partial(self, spec: dict, every: Any = None) -> EnsembleCheckpoint:
         """Where the computation of ``spec``'s scores keeps its progress (probe ensembles' checkpoints), so a killed
         scoring job continues where it stopped; removed once the scores are saved."""
-        from bench.checkpoint import EnsembleCheckpoint
 
         return EnsembleCheckpoint(self.root / "partial" / self.key(spec), every)
 

@@ -21,7 +21,9 @@ import pytest
 import torch
 from conftest import TINY_MNIST1D, compose
 
-from bench.run import ConfigError, run_pipeline, validate_config
+from bench.config import validate_config
+from bench.errors import ConfigError
+from bench.run import run_pipeline
 from bench.train.data import ResumableSampler, ShardBatchSampler, TensorBatches, global_batches
 
 DDP_RUN = [o for o in TINY_MNIST1D if not o.startswith(("model", "dataset.n_train", "train.epochs"))] + [

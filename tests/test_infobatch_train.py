@@ -24,8 +24,10 @@ import torch
 from conftest import TINY_MNIST1D, compose, write_image_folder
 from torch.nn import functional as F
 
+from bench.config import check_dynamic_kept, validate_config
+from bench.errors import ConfigError
 from bench.results import run_id
-from bench.run import ConfigError, check_dynamic_kept, run_pipeline, validate_config
+from bench.run import run_pipeline
 from bench.train.infobatch import InfoBatch
 from bench.train.module import LitClassifier
 

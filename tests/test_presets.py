@@ -7,8 +7,9 @@ import pytest
 import torch
 from conftest import REPO, compose, write_cifar10, write_image_folder
 
+from bench.config import validate_config
 from bench.hydra_callbacks import compose_jobs
-from bench.run import run_pipeline, to_plain, validate_config
+from bench.run import run_pipeline, to_plain
 
 PRESETS = {
     "quickstart": [],

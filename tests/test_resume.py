@@ -26,8 +26,10 @@ import pytest
 import torch
 from conftest import REPO, TINY_MNIST1D, compose
 
+from bench.config import validate_config
+from bench.errors import ConfigError
 from bench.results import run_id
-from bench.run import ConfigError, run_pipeline, validate_config
+from bench.run import run_pipeline
 
 # 4 epochs on 300 (or 150) examples in batches of 64: 20 (12) steps, a test evaluation every 5 (3) steps
 RESUMABLE = [o for o in TINY_MNIST1D if not o.startswith("train.epochs")] + [

@@ -15,13 +15,10 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from bench.errors import DatasetError  # noqa: F401 (re-exported)
 from bench.registry import Registry
 
 DATASETS = Registry("dataset")
-
-
-class DatasetError(ValueError):
-    """A dataset cannot be built from the given settings or files (missing root, corrupt file, bad size...)."""
 
 
 @dataclass

@@ -40,6 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.checkpoint import active_guard
+from bench.errors import MetricError  # noqa: F401 (re-exported)
 from bench.models import create_model
 from bench.train.data import augment as batch_augment
 from bench.train.data import normalise
@@ -66,10 +67,6 @@ SCHEDULES = ("cosine", "linear", "constant", "multistep")
 DEFAULT_PROBE_MODEL = {"name": "mlp"}
 # Keys the harness may leave in a metric's config that are not metric settings.
 _IGNORED_KEYS = ("name", "model", "cache")
-
-
-class MetricError(ValueError):
-    """A metric cannot run with the given settings or data (bad parameter, missing file, unsupported dataset)."""
 
 
 def resolve_params(metric: str, params: Optional[dict], defaults: dict) -> dict:
