@@ -14,7 +14,7 @@ from bench.data import DATASETS
 from bench.errors import ConfigError
 from bench.metrics import METRICS
 from bench.models import MODELS
-from bench.prune import DYNAMIC_STRATEGIES, STRATEGIES
+from bench.prune import DYNAMIC_STRATEGIES, SELECTIONS
 from bench.train import BUDGETS
 from bench.train.data import AUGMENTS
 from bench.train.distributed import validate_distributed, world_size
@@ -36,7 +36,7 @@ def validate_config(cfg: dict) -> None:
         name = sub.get("name")
         _check(name in registry, f"unknown {group} {name!r}; allowed: {', '.join(registry.names())}")
     strategy = prune.get("strategy")
-    allowed = STRATEGIES + DYNAMIC_STRATEGIES
+    allowed = (*SELECTIONS.names(), *DYNAMIC_STRATEGIES)
     _check(strategy in allowed, f"unknown prune.strategy {strategy!r}; allowed: {', '.join(allowed)}")
     keep = prune.get("keep")
     _check(
@@ -116,9 +116,9 @@ def _validate_dynamic(prune: dict, ds: dict, model: dict, train: dict) -> None:
     student, and (when the pool size is known here) a kept set of at least one batch."""
     static = prune.get("static", "keep_hard")
     _check(
-        static in STRATEGIES,
+        static in SELECTIONS,
         f"prune.static={static!r} is not allowed under prune.strategy=infobatch: the static "
-        f"selection of the kept set; allowed: {', '.join(STRATEGIES)}",
+        f"selection of the kept set; allowed: {', '.join(SELECTIONS.names())}",
     )
     _check(
         model.get("name") != "perceptron",

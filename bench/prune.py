@@ -22,8 +22,12 @@ from typing import Optional
 import numpy as np
 
 from bench.errors import SelectionError  # noqa: F401 (re-exported)
+from bench.registry import Registry
 
-STRATEGIES = ("keep_hard", "keep_easy", "class_balanced", "stratified")
+# Static selection strategies: name -> fn(scores, labels, k, rng, opts) -> the k picked positions. A new strategy is
+# one registered function here (or in a module that registers into SELECTIONS) plus conf/prune/<name>.yaml; the
+# validator and ``select`` read the allowed names from this registry.
+SELECTIONS = Registry("prune.strategy")
 # Strategies that prune during training (bench/train/dynamic.py), on the kept set of a static selection:
 # ``prune.static`` (one of STRATEGIES) picks that set from the metric's scores when prune.keep < 1.
 DYNAMIC_STRATEGIES = ("infobatch",)
@@ -92,24 +96,43 @@ def select(
         raise SelectionError(f"{n} scores for {labels.size} labels")
     if not np.all(np.isfinite(scores)):
         raise SelectionError(f"{int((~np.isfinite(scores)).sum())} scores are NaN or infinite")
-    if strategy not in STRATEGIES:
-        raise SelectionError(f"unknown prune.strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
+    if strategy not in SELECTIONS:
+        raise SelectionError(f"unknown prune.strategy {strategy!r}; allowed: {', '.join(SELECTIONS.names())}")
     if within not in ("hard", "easy"):
         raise SelectionError(f"prune.within={within!r} is not allowed: use 'hard' or 'easy'")
     k = n_keep(keep, n)
     rng = np.random.default_rng([seed, 0x5E1EC7])
-    if strategy == "keep_hard":
-        picked = _order(scores, rng, True)[:k]
-    elif strategy == "keep_easy":
-        picked = _order(scores, rng, False)[:k]
-    elif strategy == "class_balanced":
-        classes = np.unique(labels)
-        members = [np.flatnonzero(labels == c) for c in classes]
-        take = _largest_remainder(np.array([m.size for m in members]), k)
-        picked = np.concatenate([m[_order(scores[m], rng, within == "hard")[:t]] for m, t in zip(members, take)])
-    else:
-        picked = _stratified(scores, k, rng, resolve_beta(beta, keep), n_bins)
-    return np.sort(picked)
+    opts = {"within": within, "beta": beta, "n_bins": n_bins, "keep": keep}
+    return np.sort(SELECTIONS.get(strategy)(scores, labels, k, rng, opts))
+
+
+@SELECTIONS.register("keep_hard")
+def _keep_hard(scores: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator, opts: dict) -> np.ndarray:
+    return _order(scores, rng, True)[:k]
+
+
+@SELECTIONS.register("keep_easy")
+def _keep_easy(scores: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator, opts: dict) -> np.ndarray:
+    return _order(scores, rng, False)[:k]
+
+
+@SELECTIONS.register("class_balanced")
+def _class_balanced(scores: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator, opts: dict) -> np.ndarray:
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    take = _largest_remainder(np.array([m.size for m in members]), k)
+    hard = opts["within"] == "hard"
+    return np.concatenate([m[_order(scores[m], rng, hard)[:t]] for m, t in zip(members, take)])
+
+
+@SELECTIONS.register("stratified")
+def _stratified_strategy(
+    scores: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator, opts: dict
+) -> np.ndarray:
+    return _stratified(scores, k, rng, resolve_beta(opts["beta"], opts["keep"]), opts["n_bins"])
+
+
+# The static strategies (sorted names; a strategy registered later by another module is in SELECTIONS only).
+STRATEGIES = tuple(SELECTIONS)
 
 
 def ccs_beta(keep: float) -> float:

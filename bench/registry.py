@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
@@ -35,3 +37,11 @@ class Registry:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def import_submodules(package: str, path: Iterable[str]) -> None:
+    """Import every module of a package (``package``'s ``__path__``) for the entries they register: a new metric,
+    dataset or strategy module is found by dropping it in the folder, with no import line to add."""
+    for mod in pkgutil.iter_modules(path):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{package}.{mod.name}")

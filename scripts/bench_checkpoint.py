@@ -58,7 +58,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     splits = build_dataset("mnist1d")
     pool = make_pool(splits, args.pool_size, 0)
-    cfg = dict(epochs=args.epochs, batch_size=128, lr=0.05, progress_bar=False, accelerator="cpu")
+    cfg = dict(epochs=args.epochs, min_steps=0, batch_size=128, lr=0.05, progress_bar=False, accelerator="cpu")
     rows = [one_run(splits, pool, cfg, every) for _ in range(args.repeats) for every in (None, "1")]
     base = statistics.median(r["seconds"] for r in rows if r["every"] is None)
     ck = [r for r in rows if r["every"]]

@@ -22,6 +22,7 @@ from bench.train import train_student
 def one_run(splits, pool, devices: int, epochs: int, seed: int) -> dict:
     cfg = dict(
         epochs=epochs,
+        min_steps=0,
         batch_size=128,
         progress_bar=False,
         num_threads=1,

@@ -24,6 +24,31 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     yield home
 
 
+def placeholders(overrides: list[str]) -> list[str]:
+    """Overrides that fill the mandatory values (``???``) the composed config leaves to the user, such as
+    ``dataset.root`` or a checkpoint path, with placeholder paths (validation of those paths is stubbed by callers)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=overrides)
+    missing = []
+
+    def walk(node, prefix):
+        for key in node:
+            path = f"{prefix}{key}"
+            if OmegaConf.is_missing(node, key):
+                missing.append(f"{path}=/placeholder/{path}")
+            elif OmegaConf.is_dict(node[key]):
+                walk(node[key], f"{path}.")
+
+    walk(cfg, "")
+    return [*overrides, *missing]
+
+
 def compose(overrides: list[str]) -> dict:
     """The resolved plain config dict of ``python -m bench.run <overrides>``, composed in-process."""
     from hydra import compose as hydra_compose

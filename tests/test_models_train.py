@@ -12,7 +12,7 @@ from bench.train import plan_steps, train_student
 from bench.train.data import TensorBatches, batch_crop, batch_flip
 from bench.train.module import lr_factor
 
-FAST = {"epochs": 1, "batch_size": 16, "progress_bar": False, "lr": 0.01}
+FAST = {"epochs": 1, "min_steps": 0, "batch_size": 16, "progress_bar": False, "lr": 0.01}
 
 
 def _image_splits(n=48, shape=(3, 32, 32), classes=4, seed=0) -> Splits:

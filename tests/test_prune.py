@@ -74,7 +74,7 @@ def test_bad_keep(keep):
 
 
 def test_bad_strategy_lists_allowed():
-    with pytest.raises(SelectionError, match="allowed: keep_hard, keep_easy, class_balanced, stratified"):
+    with pytest.raises(SelectionError, match="allowed: class_balanced, keep_easy, keep_hard, stratified"):
         select(np.zeros(10), np.zeros(10), 0.5, "keep_middle", 0)
 
 

@@ -17,7 +17,7 @@ from bench.data import Splits, build_dataset, make_pool
 from bench.run import ConfigError, describe_test_split, run_pipeline
 from bench.train import plan_steps, train_student
 
-FAST = {"epochs": 1, "batch_size": 16, "progress_bar": False, "lr": 0.05}
+FAST = {"epochs": 1, "min_steps": 0, "batch_size": 16, "progress_bar": False, "lr": 0.05}
 
 
 def _splits(n=60, dim=12, classes=3, seed=0) -> Splits:

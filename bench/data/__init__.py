@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.errors import DatasetError  # noqa: F401 (re-exported)
-from bench.registry import Registry
+from bench.registry import Registry, import_submodules
 
 DATASETS = Registry("dataset")
 
@@ -166,8 +166,4 @@ def make_pool(splits: Splits, pool_size: Optional[int], seed: int, label_noise: 
     return Pool(ids=ids, y=noisy_y, clean_y=clean, noisy=mask, num_classes=splits.num_classes)
 
 
-# Register the builders (import for side effects).
-from bench.data import folder as _folder  # noqa: E402,F401
-from bench.data import perceptron as _perceptron  # noqa: E402,F401
-from bench.data import small as _small  # noqa: E402,F401
-from bench.data import vision as _vision  # noqa: E402,F401
+import_submodules(__name__, __path__)  # every module in bench/data registers its dataset builders

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.data import Pool, Splits
-from bench.registry import Registry
+from bench.registry import Registry, import_submodules
 from bench.scores import ScoreStore
 
 METRICS = Registry("metric")
@@ -98,12 +98,4 @@ def random_scores(ctx: ScoreContext) -> np.ndarray:
     return rng.random(len(ctx.pool))
 
 
-def _register_builtin() -> None:
-    import importlib
-    import pkgutil
-
-    for mod in pkgutil.iter_modules(__path__):  # every module in bench/metrics registers its metrics
-        importlib.import_module(f"{__name__}.{mod.name}")
-
-
-_register_builtin()
+import_submodules(__name__, __path__)  # every module in bench/metrics registers its metrics

@@ -28,6 +28,7 @@ import torch
 
 from bench.checkpoint import active_guard
 from bench.data import Pool, Splits
+from bench.defaults import group_defaults
 from bench.models import create_model
 from bench.train.cost import flops_per_example
 from bench.train.data import TensorBatches, folder_loader
@@ -38,39 +39,8 @@ from bench.train.resume import Checkpointer, RunCheckpoint, resume_path
 
 log = logging.getLogger(__name__)
 
-TRAIN_DEFAULTS: dict[str, Any] = dict(
-    epochs=10,
-    budget="epochs",
-    steps=None,
-    min_steps=0,
-    batch_size=128,
-    eval_batch_size=1024,
-    optimizer="sgd",
-    lr=0.05,
-    lr_per_256=False,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=5e-4,
-    decay_norm_and_bias=False,
-    schedule="cosine",
-    warmup=0.0,
-    milestones=[],
-    gamma=0.1,
-    label_smoothing=0.0,
-    n_evals=None,
-    accelerator="auto",
-    precision="auto",
-    channels_last="auto",
-    num_workers=4,
-    progress_bar=True,
-    deterministic=False,
-    num_threads=None,
-    checkpoint_every="10min",
-    keep_checkpoints=False,
-    devices=1,
-    num_nodes=1,
-    strategy="auto",
-)
+# conf/train/default.yaml is the one source: Hydra composes it, library callers get the same values here.
+TRAIN_DEFAULTS: dict[str, Any] = group_defaults("train")
 BUDGETS = ("epochs", "steps")
 
 
