@@ -852,6 +852,22 @@ def _wandb_frame(df: pd.DataFrame) -> pd.DataFrame:
     return d.where(pd.notna(d), None)
 
 
+def _sweep_project_and_group(runs: pd.DataFrame) -> tuple[str, str | None]:
+    """The wandb project and group of the sweep(s) a collection summarises, so its run sits with theirs: the
+    runs' logger project (the most common one) and their sweep name (several sweeps: their names joined by '+')."""
+
+    def logger_project(blob: Any) -> str | None:
+        try:
+            return ((json.loads(blob) or {}).get("logger") or {}).get("project")
+        except (TypeError, ValueError):
+            return None
+
+    projects = runs["config_json"].map(logger_project).dropna() if "config_json" in runs else pd.Series([])
+    project = str(projects.mode().iloc[0]) if len(projects) else "data-pruning"
+    sweeps = sorted(runs["sweep"].dropna().astype(str).unique()) if "sweep" in runs else []
+    return project, "+".join(sweeps) or None
+
+
 def _log_wandb(
     log_wandb: bool | str, out_dir: Path, runs: pd.DataFrame, fits: pd.DataFrame, plot_paths: list[str], config: dict
 ) -> dict:
@@ -862,10 +878,12 @@ def _log_wandb(
         warnings.warn("wandb logging requested but wandb is not installed; skipping", stacklevel=3)
         return {"status": "skipped", "reason": "wandb not installed"}
     mode = os.environ.get("WANDB_MODE", "offline")
-    project = log_wandb if isinstance(log_wandb, str) else os.environ.get("WANDB_PROJECT", "data-pruning")
+    project, group = _sweep_project_and_group(runs)
+    project = log_wandb if isinstance(log_wandb, str) else os.environ.get("WANDB_PROJECT", project)
     try:
         run = wandb.init(
             project=project,
+            group=group,
             job_type="collect",
             mode=mode,
             dir=str(out_dir),
