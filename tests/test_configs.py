@@ -46,3 +46,19 @@ def test_library_defaults_are_the_yaml_defaults():
     composed = compose([])["train"]
     assert TRAIN_DEFAULTS == composed == group_defaults("train")
     assert TRAIN_DEFAULTS["min_steps"] == 200  # the floor library callers used to miss
+
+
+def test_metric_defaults_in_code_are_the_yaml():
+    """The score-cache key holds the metric defaults in force: they are read from conf/metric/, so the code and the
+    YAML cannot disagree, and a metric whose file is missing fails here."""
+    from bench.metrics import METRICS, metric_defaults
+
+    for name in METRICS.names():
+        defaults = metric_defaults(name)
+        if not defaults:
+            continue
+        composed = compose(placeholders([f"metric={name}", *COMPANIONS.get(("metric", name), [])]))["metric"]
+        composed = {k: v for k, v in composed.items() if k not in ("name", "model")}
+        if name == "file":
+            composed["path"] = None  # mandatory: no default
+        assert defaults == composed, name

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from bench.defaults import metric_settings
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
-from bench.metrics.probe import PROBE_DEFAULTS, check_int, check_probe_params, resolve_params, train_probe_ensemble
+from bench.metrics.probe import check_int, check_probe_params, resolve_params, train_probe_ensemble
 
-EL2N_DEFAULTS = dict(PROBE_DEFAULTS, n_models=10, epochs=4, total_epochs=40)
+EL2N_DEFAULTS = metric_settings("el2n")  # conf/metric/el2n.yaml: the one source
 
 
 def el2n_from_logits(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from bench.defaults import metric_settings
 from bench.metrics.probe import MetricError, PoolData, derive_seed, pool_data, probe_model_cfg
 
 log = logging.getLogger(__name__)
@@ -38,26 +39,7 @@ log = logging.getLogger(__name__)
 ENCODERS = ("simclr", "checkpoint", "pixels")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
-EMBED_DEFAULTS: dict[str, Any] = dict(
-    encoder="simclr",
-    # simclr
-    ssl_epochs=30,
-    ssl_batch_size=256,
-    ssl_lr=1e-3,
-    ssl_weight_decay=1e-6,
-    temperature=0.2,
-    feature_dim=128,
-    proj_dim=64,
-    # checkpoint
-    checkpoint=None,
-    arch="resnet50",
-    arch_kwargs={},
-    resize=None,
-    input_norm="dataset",
-    num_workers=4,
-    # all
-    eval_batch_size=512,
-)
+EMBED_DEFAULTS: dict[str, Any] = metric_settings("_encoder")  # conf/metric/_encoder.yaml: the one source
 
 
 def check_embed_params(metric: str, p: dict) -> None:

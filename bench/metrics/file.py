@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.defaults import metric_settings
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
 from bench.metrics.probe import MetricError, resolve_params
 
-FILE_DEFAULTS: dict[str, Any] = dict(
-    path=None, format="auto", index="auto", id_column="id", score_column="score", higher_is="hard"
-)
+FILE_DEFAULTS: dict[str, Any] = metric_settings("file")  # conf/metric/file.yaml: the one source
 HIGHER_IS = ("hard", "keep", "easy")
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bench.defaults import metric_settings
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
-from bench.metrics.probe import PROBE_DEFAULTS, check_int, check_probe_params, resolve_params, train_probe_ensemble
+from bench.metrics.probe import check_int, check_probe_params, resolve_params, train_probe_ensemble
 
-FORGETTING_DEFAULTS = dict(PROBE_DEFAULTS, n_models=1, epochs=20)
+FORGETTING_DEFAULTS = metric_settings("forgetting")  # conf/metric/forgetting.yaml: the one source
 
 
 class ForgettingTracker:

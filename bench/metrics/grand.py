@@ -37,9 +37,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from bench.defaults import metric_settings
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
 from bench.metrics.probe import (
-    PROBE_DEFAULTS,
     MetricError,
     PoolData,
     build_members,
@@ -52,9 +52,7 @@ from bench.metrics.probe import (
 )
 
 # The paper's setting: at initialisation (epochs 0), averaged over 10 initialisations.
-GRAND_DEFAULTS = dict(
-    PROBE_DEFAULTS, n_models=10, epochs=0, total_epochs=40, last_layer=False, chunk_size=0, max_chunk_elements=2**25
-)
+GRAND_DEFAULTS = metric_settings("grand")  # conf/metric/grand.yaml: the one source
 
 
 def _batchnorms(model: nn.Module) -> list[nn.Module]:

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.defaults import metric_settings
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
 from bench.metrics.probe import (
-    PROBE_DEFAULTS,
     MetricError,
     check_int,
     check_probe_params,
@@ -42,9 +42,7 @@ from bench.metrics.probe import (
 log = logging.getLogger(__name__)
 # Memorization needs models that fit their training subset (label noise included): no weight decay, a higher lr.
 # n_models=34 with 70% subsets: every example trained on by 24 and held out of 10 models (min_count).
-MEMORIZATION_DEFAULTS = dict(
-    PROBE_DEFAULTS, n_models=34, subset_fraction=0.7, epochs=40, min_count=10, lr=0.1, weight_decay=0.0
-)
+MEMORIZATION_DEFAULTS = metric_settings("memorization")  # conf/metric/memorization.yaml: the one source
 
 
 def balanced_subsets(n_models: int, n: int, fraction: float, seed: int) -> np.ndarray:

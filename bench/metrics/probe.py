@@ -40,6 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.checkpoint import active_guard
+from bench.defaults import metric_settings
 from bench.errors import MetricError  # noqa: F401 (re-exported)
 from bench.models import create_model
 from bench.train.data import augment as batch_augment
@@ -47,21 +48,7 @@ from bench.train.data import normalise
 
 log = logging.getLogger(__name__)
 
-PROBE_DEFAULTS: dict[str, Any] = dict(
-    optimizer="sgd",
-    lr=0.05,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=5e-4,
-    batch_size=128,
-    schedule="cosine",
-    warmup=0.0,
-    milestones=[],
-    gamma=0.1,
-    augment=True,
-    vectorise="auto",
-    eval_batch_size=1024,
-)
+PROBE_DEFAULTS: dict[str, Any] = metric_settings("_probe_training")  # conf/metric/_probe_training.yaml: the one source
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "linear", "constant", "multistep")
 DEFAULT_PROBE_MODEL = {"name": "mlp"}

@@ -20,12 +20,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from bench.defaults import metric_settings
 from bench.metrics import METRIC_DEFAULTS, ScoreContext, register_metric
-from bench.metrics.embed import EMBED_DEFAULTS, embed_pool, spherical_kmeans
+from bench.metrics.embed import embed_pool, spherical_kmeans
 from bench.metrics.probe import MetricError, derive_seed, resolve_params
 
-SSP_DEFAULTS = dict(EMBED_DEFAULTS, k=None, kmeans_n_init=3, kmeans_iters=100)
-SUPERVISED_PROTOTYPES_DEFAULTS = dict(EMBED_DEFAULTS)
+SSP_DEFAULTS = metric_settings("ssp")  # conf/metric/ssp.yaml: the one source
+SUPERVISED_PROTOTYPES_DEFAULTS = metric_settings(
+    "supervised_prototypes"
+)  # conf/metric/supervised_prototypes.yaml: the one source
 
 
 def nearest_centroid_distance(z: torch.Tensor, k: int, seed: int, n_init: int = 3, iters: int = 100) -> torch.Tensor:
