@@ -322,8 +322,8 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
 
     validate_config(cfg)
     cfg, requested = canonical_config(cfg), cfg
-    if cfg is not requested and (requested["metric"]["name"], requested["prune"]["strategy"]) != ("none", "keep_hard"):
-        log.info("prune.keep=1 with a static strategy trains on the full pool: run as metric=none (one run id)")
+    if cfg is not requested:
+        log.debug("prune.keep=1 with a static strategy trains on the full pool: run as metric=none (one run id)")
     rid = run_id(cfg)
     results_dir = Path(cfg["paths"]["results_dir"])
     sweep = cfg.get("sweep") or sweep
