@@ -4,7 +4,8 @@
   draws), on the device-resident and the folder paths; test evaluations cover every example once;
 - a run spawned on 2 processes writes one record with the fields of a 1-process run, the same steps and examples
   seen, and a test error within noise of it; killed mid-run and relaunched, it resumes from its checkpoint and ends
-  with the record of an uninterrupted 2-process run;
+  with the record of an uninterrupted 2-process run; so does one whose rank 1 alone gets SIGTERM (every rank saves
+  the same checkpoint and the job exits with 128+SIGTERM, neither hanging nor ending unsaved);
 - under torchrun (the launcher starts the processes, as SLURM tasks do) only rank 0 writes the record;
 - bad multi-device settings are rejected before training, naming the value.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -95,12 +97,37 @@ def test_infobatch_on_several_devices_is_rejected():
         validate_config(compose([*TINY_MNIST1D, "prune=infobatch", "metric=none", "train.devices=2"]))
 
 
-def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(_isolated_env, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def uninterrupted_two(tmp_path_factory) -> tuple[dict, Path]:
+    """The record of an uninterrupted 2-process run (wandb offline) and its paths.root, shared by the tests below."""
+    root = tmp_path_factory.mktemp("two")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WANDB_MODE", "offline")
+        mp.setenv("WANDB_SILENT", "true")
+        mp.setenv("WANDB_DISABLE_GIT", "true")
+        cfg = compose(
+            [*DDP_RUN, "train.devices=2", f"paths.root={root}", "train.checkpoint_every=null", "logger=wandb"]
+        )
+        return run_pipeline(cfg), root
+
+
+def same_as_uninterrupted(resumed: dict, two: dict) -> None:
+    """The numbers of the uninterrupted 2-process run: every rank evaluates with rank 0's BatchNorm statistics (those
+    a checkpoint holds); the running training loss, summed over the ranks into the checkpoint, agrees to float
+    rounding (the ranks' partial sums are added in another order)."""
+    drop = lambda curve: [{k: v for k, v in p.items() if k != "train_loss"} for p in curve]  # noqa: E731
+    assert drop(resumed["curve"]) == drop(two["curve"])
+    for a, b in zip(resumed["curve"], two["curve"]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+    for key in ("test_error", "test_loss", "train_error", "train_loss", "examples_seen", "steps"):
+        assert resumed[key] == two[key], key
+
+
+def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(
+    _isolated_env, tmp_path, monkeypatch, uninterrupted_two
+):
     one = run_pipeline(compose([*DDP_RUN, f"paths.root={tmp_path / 'one'}", "train.checkpoint_every=null"]))
-    two_root = tmp_path / "two"
-    two = run_pipeline(
-        compose([*DDP_RUN, "train.devices=2", f"paths.root={two_root}", "train.checkpoint_every=null", "logger=wandb"])
-    )
+    two, two_root = uninterrupted_two
     assert one["status"] == two["status"] == "ok", (one["reason"], two["reason"])
     assert set(one) - {"extra"} == set(two) - {"extra"}
     assert two["extra"]["world_size"] == 2 and two["extra"]["launch"] == "spawned"
@@ -121,15 +148,29 @@ def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(_isolat
     monkeypatch.delenv("BENCH_TEST_KILL_AT_STEP")
     resumed = run_pipeline(compose([*DDP_RUN, *ck, "force=true"]))
     assert resumed["extra"]["checkpoint"]["resumed_from_step"] == 10
-    # the same numbers as the uninterrupted 2-process run: every rank evaluates with rank 0's BatchNorm statistics
-    # (those a checkpoint holds); the running training loss, summed over the ranks into the checkpoint, agrees to
-    # float rounding (the ranks' partial sums are added in another order)
-    drop = lambda curve: [{k: v for k, v in p.items() if k != "train_loss"} for p in curve]  # noqa: E731
-    assert drop(resumed["curve"]) == drop(two["curve"])
-    for a, b in zip(resumed["curve"], two["curve"]):
-        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
-    for key in ("test_error", "test_loss", "train_error", "train_loss", "examples_seen", "steps"):
-        assert resumed[key] == two[key], key
+    same_as_uninterrupted(resumed, two)
+
+
+def test_a_signal_to_one_rank_saves_on_every_rank_and_the_requeued_job_resumes(
+    _isolated_env, tmp_path, uninterrupted_two
+):
+    """SIGTERM reaches rank 1 only (rank 0 writes the checkpoint) after its 17th step: at the next agreement (step
+    25; the test evaluations at steps 16, 32, 48 agree too) both ranks save the same checkpoint and stop, the job
+    exits with 128+SIGTERM instead of hanging or ending unsaved, and the relaunched job resumes and ends with the
+    uninterrupted record."""
+    root = tmp_path / "sig"
+    args = [*DDP_RUN, "train.devices=2", f"paths.root={root}", "train.checkpoint_every=null"]
+    env = {**os.environ, "BENCH_HOME": str(root), "OMP_NUM_THREADS": "1", "BENCH_TEST_SIGNAL": "SIGTERM:step:17:1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150
+    )
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    assert not list((root / "records").glob("*.json"))
+    (ckpts,) = [d for d in (root / "checkpoints").iterdir()]
+    assert [p.name for p in ckpts.glob("*.pt")] == ["ckpt-0000000025.pt"]
+    resumed = run_pipeline(compose(args))
+    assert resumed["status"] == "ok" and resumed["extra"]["checkpoint"]["resumed_from_step"] == 25
+    same_as_uninterrupted(resumed, uninterrupted_two[0])
 
 
 def test_torchrun_processes_write_one_record_from_rank_zero(_isolated_env, tmp_path):

@@ -4,7 +4,8 @@ sweep console.
 - a sweep killed with SIGKILL in mid-training and relaunched skips the finished run, resumes the killed one from its
   checkpoint (and says from which step), and ends with the records of an uninterrupted sweep, nothing lost or doubled;
 - SIGUSR2 (submitit's time-limit/preemption signal) saves a checkpoint at the next step and hands over to submitit's
-  own handler, which requeues the job; the requeued run resumes and ends with the uninterrupted record;
+  own handler, which requeues the job; the requeued run resumes and ends with the uninterrupted record; so does
+  SIGTERM, in a step or in a test evaluation; a job forwards a signal to the training processes it spawned;
 - a truncated or corrupt checkpoint is passed over (warning) for the previous one, or for a fresh start;
 - an interrupted probe ensemble (vectorised or one member at a time, with a step hook) continues where it stopped
   and ends with the same models and forgetting counts;
@@ -145,6 +146,56 @@ def test_sigusr2_saves_a_checkpoint_and_submitit_requeues(_isolated_env, tmp_pat
     rec = run_pipeline(cfg)  # the requeued job
     assert rec["extra"]["checkpoint"]["resumed_from_step"] == 8
     same_results(rec, reference([*RESUMABLE, "prune.keep=1.0"], tmp_path / "ref"))
+
+
+@pytest.mark.parametrize(
+    "when, saved_at",
+    [
+        ("step:7", 8),  # after step 7: saved after step 8 (Lightning's own handler ended the run unsaved)
+        ("eval:5", 10),  # in the test evaluation after step 10 (its first of 4 batches): saved once it ends
+    ],
+)
+def test_sigterm_in_one_process_saves_and_the_rerun_resumes(_isolated_env, tmp_path, monkeypatch, when, saved_at):
+    run = [*RESUMABLE, "prune.keep=1.0", "train.eval_batch_size=50"]  # 200 test examples: 4 batches per evaluation
+    cfg = compose([*run, "train.checkpoint_every=null"])
+    monkeypatch.setenv("BENCH_TEST_SIGNAL", f"SIGTERM:{when}")
+    with pytest.raises(SystemExit) as stopped:
+        run_pipeline(cfg)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    rid = run_id(cfg)
+    assert not (_isolated_env / "records" / f"{rid}.json").exists()
+    assert [p.name for p in (_isolated_env / "checkpoints" / rid).glob("*.pt")] == [f"ckpt-{saved_at:010d}.pt"]
+    monkeypatch.delenv("BENCH_TEST_SIGNAL")
+    rec = run_pipeline(cfg)  # the requeued job
+    assert rec["extra"]["checkpoint"]["resumed_from_step"] == saved_at
+    same_results(rec, reference(run, tmp_path / "ref"))
+
+
+def test_a_job_forwards_a_signal_to_the_training_processes_it_spawned(tmp_path):
+    """While a job waits for training processes it spawned, a signal goes on to them and stays pending in the job
+    (they save; the job acts once they stop); a signal still pending when the job ends is handed on then."""
+    from bench.checkpoint import Preempted, PreemptionGuard
+
+    got = tmp_path / "got"
+    code = (
+        "import pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: (pathlib.Path(sys.argv[1]).write_text('usr1'), sys.exit(0)))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(got)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        with pytest.raises(Preempted) as stopped:
+            with PreemptionGuard() as guard:
+                with guard.forwarding([child.pid]):
+                    os.kill(os.getpid(), signal.SIGUSR1)
+                    assert child.wait(timeout=30) == 0 and got.read_text() == "usr1"
+                assert guard.requested == signal.SIGUSR1  # pending: the job was not stopped while waiting
+        assert stopped.value.code == 128 + signal.SIGUSR1  # handed on when the job ended
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_corrupt_checkpoints_are_passed_over(tmp_path, caplog):
