@@ -1,7 +1,9 @@
 """Several devices per run (DDP), checked on the CPU with 2 processes (gloo):
 
 - every global batch is split into equal, disjoint shards whose union is the one-process batch (same augmentation
-  draws), on the device-resident and the folder paths; test evaluations cover every example once;
+  draws), on the device-resident and the folder paths; test evaluations cover every example once; in real
+  2-process runs on both paths, traced by example id, the ranks train disjoint shards of the 1-process batches,
+  with those examples' labels and inputs, and each epoch covers the kept examples once (less an odd tail);
 - a run spawned on 2 processes writes one record with the fields of a 1-process run, the same steps and examples
   seen, and a test error within noise of it; killed mid-run and relaunched, it resumes from its checkpoint and ends
   with the record of an uninterrupted 2-process run; so does one whose rank 1 alone gets SIGTERM (every rank saves
@@ -19,7 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from conftest import TINY_MNIST1D, compose
 
@@ -131,8 +135,8 @@ def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(
     assert one["status"] == two["status"] == "ok", (one["reason"], two["reason"])
     assert set(one) - {"extra"} == set(two) - {"extra"}
     assert two["extra"]["world_size"] == 2 and two["extra"]["launch"] == "spawned"
-    for key in ("steps", "examples_seen", "n_train", "epochs"):
-        assert one[key] == two[key], key
+    for key in ("steps", "examples_seen", "n_train", "epochs"):  # the record agrees (the shards themselves are
+        assert one[key] == two[key], key  # checked by id in test_ranks_train_disjoint_shards_that_partition...)
     # 200 test examples: a binomial s.e. of about 0.034 at these errors; BatchNorm statistics are per shard
     assert abs(one["test_error"] - two["test_error"]) < 0.1, (one["test_error"], two["test_error"])
     assert len(list((two_root / "records").glob("*.json"))) == 1
@@ -192,34 +196,86 @@ def test_torchrun_processes_write_one_record_from_rank_zero(_isolated_env, tmp_p
     assert proc.stdout.count(records[0]["run_id"]) == 1  # one run line, from rank 0
 
 
-def test_two_processes_on_the_folder_path(_isolated_env, tmp_path):
-    """The ImageNet path (a folder dataset, DataLoaders): each rank loads its shard of every batch; the run matches
-    one process's steps and examples seen and writes one record."""
+class TraceBatches(pl.Callback):
+    """Saves what this rank trained on, batch by batch, to ``<out>/rank<r>.pt``: the kept-set positions, their
+    labels and one number per example summarising its (augmented) input."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.batches = str(out), []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        x, y, pos = batch[0], batch[1], batch[2]
+        self.batches.append((pos.cpu().clone(), y.cpu().clone(), x.detach().float().flatten(1).sum(1).cpu()))
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        torch.save(self.batches, Path(self.out) / f"rank{trainer.global_rank}.pt")
+
+
+def _traced_run(cfg: dict, pool, splits, kept: np.ndarray, devices: int, out: Path) -> tuple[dict, list[list]]:
+    from bench.train import train_student
+
+    out.mkdir(parents=True)
+    train = {**cfg["train"], "devices": devices, "checkpoint_every": None}
+    res = train_student(splits, pool, kept, cfg["model"], train, int(cfg["seed"]), callbacks=[TraceBatches(out)])
+    return res, [torch.load(out / f"rank{r}.pt") for r in range(devices)]
+
+
+FOLDER_RUN = [
+    "dataset=imagenet",
+    "dataset.image_size=8",
+    "dataset.test_resize=10",
+    "model=mlp",
+    "model.hidden=[8]",
+    "train.epochs=3",
+    "train.batch_size=4",
+    "train.num_workers=0",
+    "train.min_steps=0",
+    "train.progress_bar=false",
+    "train.num_threads=1",
+    "logger=none",
+]
+TENSOR_RUN = [*TINY_MNIST1D, "dataset.pool_size=300", "train.batch_size=32", "train.epochs=3", "train.num_threads=1"]
+
+
+@pytest.mark.parametrize("path", ["tensor", "folder"])
+def test_ranks_train_disjoint_shards_that_partition_the_kept_examples_by_id(tmp_path, path):
+    """The data path of a real 2-process run (device-resident tensors, or a folder dataset through DataLoaders),
+    checked by example id against a 1-process run on the same kept set (an odd-sized subset of the pool): at every
+    step the ranks train equal, disjoint shards of the 1-process batch, with those examples' labels and inputs (the
+    same augmentation draws); every epoch covers the kept examples once, less n_kept mod 2 of them."""
     from conftest import write_image_folder
 
-    write_image_folder(tmp_path / "data", per_class=(8, 2), size=12)  # 24 training images, 3 classes
-    run = [
-        "dataset=imagenet",
-        f"dataset.root={tmp_path / 'data'}",
-        "dataset.image_size=8",
-        "dataset.test_resize=10",
-        "model=mlp",
-        "model.hidden=[8]",
-        "metric=none",
-        "prune.keep=1.0",
-        "train.epochs=4",
-        "train.batch_size=4",
-        "train.num_workers=0",
-        "train.min_steps=0",
-        "train.progress_bar=false",
-        "train.num_threads=1",
-        "train.checkpoint_every=null",
-        "logger=none",
-    ]
-    one = run_pipeline(compose([*run, f"paths.root={tmp_path / 'one'}"]))
-    two = run_pipeline(compose([*run, "train.devices=2", f"paths.root={tmp_path / 'two'}"]))
-    assert one["status"] == two["status"] == "ok", (one["reason"], two["reason"])
-    assert two["extra"]["world_size"] == 2
-    for key in ("steps", "examples_seen", "n_train"):
-        assert one[key] == two[key], key
-    assert len(list((tmp_path / "two" / "records").glob("*.json"))) == 1
+    from bench.run import build_pool
+
+    if path == "folder":
+        write_image_folder(tmp_path / "data", per_class=(8, 2), size=12)  # 24 training images, 3 classes
+        cfg = compose([*FOLDER_RUN, f"dataset.root={tmp_path / 'data'}"])
+    else:
+        cfg = compose([*TENSOR_RUN, f"paths.root={tmp_path}"])
+    splits, pool = build_pool(cfg)
+    # odd, with a last batch of at least 2 (151 = 4 x 32 + 23, 15 = 3 x 4 + 3): with a last batch of 1 example, as
+    # 13 = 3 x 4 + 1 would give, the 2-process epoch is one batch shorter than one process's
+    n_kept = 151 if path == "tensor" else 15
+    kept = np.sort(np.random.default_rng(0).choice(len(pool), n_kept, replace=False))
+    one, (whole,) = _traced_run(cfg, pool, splits, kept, 1, tmp_path / "one")
+    two, (r0, r1) = _traced_run(cfg, pool, splits, kept, 2, tmp_path / "two")
+    assert one["steps"] == two["steps"] == len(whole) == len(r0) == len(r1)
+    # examples seen: what the ranks trained, counted batch by batch (the 2-process run leaves out an odd tail)
+    assert one["examples_seen"] == sum(len(p) for p, _, _ in whole)
+    assert two["examples_seen"] == sum(len(p) for p, _, _ in r0 + r1)
+    ids = lambda pos: pool.ids[kept[pos.numpy()]].tolist()  # noqa: E731  kept-set positions -> example ids
+    epoch, seen_one, seen_two = [], 0, []
+    for (p, _, f), (p0, y0, f0), (p1, y1, f1) in zip(whole, r0, r1):
+        a, b, batch = ids(p0), ids(p1), dict(zip(ids(p), f.tolist()))
+        assert len(a) == len(b) > 0 and not set(a) & set(b)  # equal and disjoint
+        assert set(a) | set(b) <= set(batch) and len(batch) - len(a) - len(b) <= 1  # the 1-process batch
+        for pos_, y_, f_ in ((p0, y0, f0), (p1, y1, f1)):
+            assert torch.equal(y_, pool.y[torch.from_numpy(kept[pos_.numpy()])])  # those examples' labels
+            assert f_.tolist() == pytest.approx([batch[i] for i in ids(pos_)], rel=1e-5, abs=1e-5)  # and inputs
+        seen_two += a + b
+        seen_one += len(batch)
+        if seen_one % n_kept == 0:  # an epoch ends: every kept example once, but for the odd one out
+            assert len(seen_two) == len(set(seen_two)) == n_kept - 1 and set(seen_two) <= set(pool.ids[kept].tolist())
+            epoch.append(seen_two)
+            seen_two = []
+    assert len(epoch) == 3
