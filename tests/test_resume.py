@@ -10,6 +10,8 @@ sweep console.
 - an interrupted probe ensemble (vectorised or one member at a time, with a step hook) continues where it stopped
   and ends with the same models and forgetting counts;
 - checkpoint settings never change the run id; bad ones are rejected before training;
+- the SLURM preset's batch script (rendered by the launcher's own code) asks for a signal the guard catches, early
+  enough, and a job that times out is requeued;
 - a bad setting is one line without a traceback (HYDRA_FULL_ERROR=1 keeps it); wandb prints nothing by default.
 """
 
@@ -295,15 +297,55 @@ def test_checkpoint_settings_do_not_change_the_run_id_and_bad_ones_are_rejected(
             validate_config(compose([*TINY_MNIST1D, bad]))
 
 
-def test_slurm_preset_requeues_on_time_limit():
+def test_slurm_preset_asks_for_a_signal_the_guard_catches_and_requeues_on_time_out(tmp_path, monkeypatch):
+    """What the SLURM preset makes submitit submit (the launcher's own code, up to the point where it would call
+    sbatch): a batch script asking SLURM for a signal PreemptionGuard catches, early enough before the time limit;
+    and a job that times out is requeued by submitit's handler (its time-out countdown is the preset's)."""
+    import submitit
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+    from submitit.core.job_environment import SignalHandler
+
+    from bench.checkpoint import preemption_signals
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
-    assert cfg.hydra.launcher.max_num_timeout >= 1 and cfg.hydra.launcher.signal_delay_s >= 60
+        cfg = hydra_compose(
+            config_name="config",
+            overrides=["hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+            return_hydra_config=True,
+        )
+    launcher = instantiate(cfg.hydra.launcher)
+    launcher.config = cfg
+    executors = []
+    monkeypatch.setattr(submitit.SlurmExecutor, "affinity", classmethod(lambda cls: 1))  # "srun is on the PATH"
+    monkeypatch.setattr(submitit.AutoExecutor, "map_array", lambda ex, *a: executors.append(ex._executor) or [])
+    launcher.launch([["seed=0"]], 0)
+    (slurm,) = executors
+    script = slurm._make_submission_file_text("python -m bench.run", "uid")
+    (sig,) = [ln.split("=", 1)[1] for ln in script.splitlines() if ln.startswith("#SBATCH --signal=")]
+    name, delay = sig.split("@")
+    (minutes,) = [int(ln.split("=", 1)[1]) for ln in script.splitlines() if ln.startswith("#SBATCH --time=")]
+    assert getattr(signal, f"SIG{name}") in preemption_signals()  # the signal SLURM sends is one the guard catches
+    assert 60 <= int(delay) < minutes * 60  # time for a step and a checkpoint, within the job's time
+
+    requeued: list[int] = []
+
+    class Env:  # submitit's JobEnvironment, minus SLURM
+        global_rank = 0
+
+        def _requeue(self, countdown: int) -> None:
+            requeued.append(countdown)
+
+    delayed = submitit.helpers.DelayedSubmission(_Requeueable(), "job")
+    delayed.set_timeout(minutes, slurm.max_num_timeout)  # as submitit's executor sets it on every submission
+    handler = SignalHandler(Env(), type("Paths", (), {"submitted_pickle": tmp_path / "submitted.pkl"})(), delayed)
+    handler._start_time -= minutes * 60  # the job ran into its time limit
+    with pytest.raises(SystemExit):  # submitit exits after requeueing
+        handler.checkpoint_and_try_requeue(getattr(signal, f"SIG{name}"))
+    assert requeued == [slurm.max_num_timeout - 1] and requeued[0] >= 0  # requeued, with time-outs to spare
 
 
 def test_bad_setting_is_one_line_without_traceback(monkeypatch, capsys):
