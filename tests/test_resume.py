@@ -173,6 +173,16 @@ def test_sigterm_in_one_process_saves_and_the_rerun_resumes(_isolated_env, tmp_p
     same_results(rec, reference(run, tmp_path / "ref"))
 
 
+def test_a_signal_after_the_last_step_stops_the_job_once_its_record_is_written(_isolated_env, monkeypatch):
+    cfg = compose([*RESUMABLE, "prune.keep=1.0", "train.checkpoint_every=null"])
+    monkeypatch.setenv("BENCH_TEST_SIGNAL", "SIGTERM:step:20")  # the run has 20 steps
+    with pytest.raises(SystemExit) as stopped:
+        run_pipeline(cfg)
+    assert stopped.value.code == 128 + signal.SIGTERM  # the job stops (or submitit requeues it) ...
+    rec = json.loads((_isolated_env / "records" / f"{run_id(cfg)}.json").read_text())
+    assert rec["status"] == "ok" and rec["steps"] == 20  # ... after writing the finished run's record
+
+
 def test_a_job_forwards_a_signal_to_the_training_processes_it_spawned(tmp_path):
     """While a job waits for training processes it spawned, a signal goes on to them and stays pending in the job
     (they save; the job acts once they stop); a signal still pending when the job ends is handed on then."""
