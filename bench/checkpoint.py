@@ -10,11 +10,17 @@
   time-limit and preemption signal, SIGTERM). While a training loop runs, the loop saves a checkpoint at its next
   step and then hands the signal to the handler that was there before (submitit's requeues the job and exits);
   outside a training loop, the previous handler runs at once. With no previous handler the job exits with 128+signal.
+  A signal that came while the loop ran but found no step left to save at (it came in the last evaluation) is handed
+  on when the job ends, after its record is written. While a job waits for training processes it spawned, it
+  forwards the signal to them (``forwarding``).
 - ``BENCH_TEST_KILL_AT_STEP=N`` (tests only): the process kills itself with SIGKILL after its N-th optimiser step.
+- ``BENCH_TEST_SIGNAL=SIGNAME:step|eval:N[:RANK]`` (tests only): the process sends itself SIGNAME after its N-th
+  optimiser step or its N-th test-evaluation batch of a training run, on global rank RANK (default 0).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -192,14 +198,18 @@ class PreemptionGuard:
     """Turns SIGUSR1/SIGUSR2/SIGTERM into 'checkpoint at the next step, then stop' while a training loop runs.
 
     Use as a context manager around a job; training loops wrap their steps in ``guard.training()`` and call
-    ``guard.after_checkpoint()`` once they have saved. Installed in the main thread only (elsewhere it is inert)."""
+    ``guard.after_checkpoint()`` once they have saved (``deliver(signum)`` on a DDP rank the signal did not reach).
+    Installed in the main thread only (elsewhere it is inert). ``hand_on_at_exit``: a signal still pending when the
+    job ends (it came after the last step) goes to the previous handler then."""
 
     SIGNALS = ("SIGUSR1", "SIGUSR2", "SIGTERM")
 
-    def __init__(self) -> None:
+    def __init__(self, hand_on_at_exit: bool = True) -> None:
         self.requested: Optional[int] = None
         self._previous: dict[int, Any] = {}
         self._in_training = 0
+        self._forward: list[int] = []  # pids of spawned training processes that get the signal too
+        self.hand_on_at_exit = hand_on_at_exit  # a pending signal goes to the previous handler when the job ends
 
     def __enter__(self) -> PreemptionGuard:
         if threading.current_thread() is threading.main_thread():
@@ -210,18 +220,52 @@ class PreemptionGuard:
         _ACTIVE.append(self)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if self in _ACTIVE:
             _ACTIVE.remove(self)
         for signum, handler in self._previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        self._previous = {}
+        try:
+            if exc_type is None and self.requested is not None and self.hand_on_at_exit:
+                self.after_checkpoint()  # the job is done (record written): the signal still stops it / requeues
+        finally:
+            self._previous = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
         log.warning("received %s: saving a checkpoint at the next step, then stopping", signal.Signals(signum).name)
         self.requested = signum
+        for pid in self._forward:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
         if not self._in_training:  # nothing to save here: let the previous handler act now
             self.after_checkpoint()
+
+    def reclaim(self) -> None:
+        """Install this guard's handler again (main thread only): Lightning's Trainer installs its own SIGTERM
+        handler when ``fit`` starts, which would end the run at the end of the step without a checkpoint; it puts
+        back the handler it found (this one) when ``fit`` ends."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in self._previous:
+                signal.signal(signum, self._handle)
+
+    @contextlib.contextmanager
+    def forwarding(self, pids: list[int]):
+        """While the job waits for the training processes ``pids`` it spawned: a signal is passed on to them (they
+        save and stop) and kept pending here, as during training."""
+        self._forward = list(pids)
+        self._in_training += 1
+        try:
+            yield self
+        finally:
+            self._in_training -= 1
+            self._forward = []
+
+    def deliver(self, signum: int) -> None:
+        """Act on ``signum`` as if it had arrived here and its checkpoint were saved (``after_checkpoint``): the
+        training processes of one run stop together, whichever of them the signal reached."""
+        if self.requested is None:
+            self.requested = signum
+        self.after_checkpoint()
 
     class _Training:
         def __init__(self, guard: PreemptionGuard) -> None:
@@ -253,12 +297,29 @@ class PreemptionGuard:
 _ACTIVE: list[PreemptionGuard] = []
 
 
+def preemption_signals() -> tuple[int, ...]:
+    """The numbers of the signals a PreemptionGuard catches on this platform."""
+    return tuple(int(getattr(signal, n)) for n in PreemptionGuard.SIGNALS if hasattr(signal, n))
+
+
 def active_guard() -> Optional[PreemptionGuard]:
     """The innermost PreemptionGuard in force in this process, or None."""
     return _ACTIVE[-1] if _ACTIVE else None
 
 
 _STEPS_DONE = [0]
+
+
+def test_signal_hook(where: str, count: int, rank: int = 0) -> None:
+    """Tests only: send this process the signal ``BENCH_TEST_SIGNAL=SIGNAME:WHERE:N[:RANK]`` names when its
+    ``count``-th ``where`` event (``step`` or ``eval``) of a training run is the N-th, on global rank RANK."""
+    spec = os.environ.get("BENCH_TEST_SIGNAL")
+    if not spec:
+        return
+    name, at, n, *on_rank = spec.split(":")
+    if at == where and count == int(n) and rank == int(on_rank[0] if on_rank else 0):
+        log.warning("BENCH_TEST_SIGNAL=%s reached: sending %s to this process", spec, name)
+        os.kill(os.getpid(), getattr(signal, name))
 
 
 def test_kill_hook() -> None:

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Optional
 
+from bench.prune import STRATEGIES
 from bench.scores import atomic_write_bytes, stable_hash
 
 # Settings that never change a run's result: where things live, how they are logged, how fast they run.
@@ -35,10 +36,41 @@ NON_RESULT_KEYS = {
 }
 RESULT_SECTIONS = ("dataset", "model", "metric", "prune", "train")
 
+# The full-data reference. A static strategy at prune.keep=1 keeps the whole pool whatever metric ranks it and
+# whichever static rule reads the ranking, so every such run is one experiment: it runs, and is identified, as
+# metric=none under conf/prune/keep_hard.yaml's settings, the form the committed full-pool records carry (their ids
+# must not move). Not InfoBatch (dynamic: it prunes during training), not the perceptron (its record carries the
+# replica theory of the rule it was run under).
+FULL_POOL_METRIC = {"name": "none"}
+FULL_POOL_PRUNE = {"keep": 1.0, "strategy": "keep_hard", "within": "hard", "beta": 0.0, "n_bins": 50}
+
+
+def is_full_pool_static(cfg: dict) -> bool:
+    """Whether ``cfg`` is a run of a static strategy on the whole pool (``prune.keep == 1``)."""
+    prune, model = cfg.get("prune") or {}, cfg.get("model") or {}
+    keep = prune.get("keep")
+    return (
+        prune.get("strategy") in STRATEGIES
+        and isinstance(keep, (int, float))
+        and not isinstance(keep, bool)
+        and float(keep) == 1.0
+        and model.get("name") != "perceptron"
+    )
+
+
+def canonical_config(cfg: dict) -> dict:
+    """``cfg`` itself, or for a full-pool static run (``is_full_pool_static``) a copy whose metric and prune
+    sections are the canonical full-data ones: metric none (no scores computed) and keep_hard at keep 1."""
+    if not is_full_pool_static(cfg):
+        return cfg
+    return {**cfg, "metric": copy.deepcopy(FULL_POOL_METRIC), "prune": copy.deepcopy(FULL_POOL_PRUNE)}
+
 
 def result_settings(cfg: dict) -> dict:
-    """The part of a resolved config that determines a run's result (the run id's content)."""
+    """The part of a resolved config that determines a run's result (the run id's content); a full-pool static run
+    is taken in its canonical form (``canonical_config``), so its id does not depend on the metric or strategy named."""
     out: dict[str, Any] = {}
+    cfg = canonical_config(cfg)
     for section in RESULT_SECTIONS:
         sub = copy.deepcopy(cfg.get(section) or {})
         for key in NON_RESULT_KEYS.get(section, ()):

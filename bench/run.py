@@ -28,6 +28,7 @@ from bench.errors import ConfigError
 from bench.prune import class_histogram, resolve_beta, score_stats, select, static_strategy
 from bench.results import (
     NON_RESULT_KEYS,
+    canonical_config,
     is_done,
     library_versions,
     read_record,
@@ -310,7 +311,9 @@ def train_stage(cfg: dict, splits: Any, pool: Any, kept: np.ndarray, logger: Any
 def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     """Run one job from a resolved config dict; return its record (also written to ``paths.results_dir``).
 
-    Bad settings raise ConfigError/DatasetError before any training. A run that fails in training (NaN loss...)
+    A static strategy at prune.keep=1 runs as metric=none (``bench.results.canonical_config``): one run id and one
+    record for the full-data reference whatever metric and strategy the job named. Bad settings raise
+    ConfigError/DatasetError before any training. A run that fails in training (NaN loss...)
     returns and writes a ``failed`` record with the reason. An interrupted run resumes from its newest mid-run
     checkpoint (``train.checkpoint_every``); SIGUSR1/SIGUSR2/SIGTERM save one and stop the job (see bench.checkpoint).
     """
@@ -318,6 +321,9 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     from bench.config import check_dynamic_kept, validate_config
 
     validate_config(cfg)
+    cfg, requested = canonical_config(cfg), cfg
+    if cfg is not requested:
+        log.debug("prune.keep=1 with a static strategy trains on the full pool: run as metric=none (one run id)")
     rid = run_id(cfg)
     results_dir = Path(cfg["paths"]["results_dir"])
     sweep = cfg.get("sweep") or sweep

@@ -45,16 +45,28 @@ def test_annealing_uses_all_data_in_the_last_epochs():
     assert len(pos) == 1000 and torch.all(w == 1.0) and len(set(pos.tolist())) == 1000
 
 
-def test_first_epoch_sees_everything_and_counts_examples():
-    ib = InfoBatch(50, 4, ratio=0.5)
+def test_first_epoch_sees_everything_and_unseen_examples_are_never_skipped():
+    ib = InfoBatch(50, 4, ratio=0.9)
     pos, w = ib.plan(epoch=0)
-    assert len(pos) == 50 and torch.all(w == 1.0)
-    ib.update(pos[:20], torch.rand(20))
-    assert ib.examples_seen == 20
+    assert sorted(pos.tolist()) == list(range(50)) and torch.all(w == 1.0)  # no losses yet: nothing to prune by
+    seen = pos[:20]
+    losses = torch.linspace(0.1, 2.0, 20)
+    ib.update(seen, losses)  # the training forward pass's losses become the scores of exactly these examples
+    low = seen[losses < losses.mean()]  # below the mean of the seen examples' losses
+    for epoch in (1, 2):
+        pos, w = ib.plan(epoch)
+        skipped = set(range(50)) - set(pos.tolist())
+        assert skipped and skipped <= set(low.tolist())  # only seen, below-mean examples are skipped
+        assert torch.allclose(w[torch.isin(pos, low)], torch.tensor(10.0)) and torch.all(
+            w[~torch.isin(pos, low)] == 1.0
+        )
     state = ib.state_dict()
-    ib2 = InfoBatch(50, 4, ratio=0.5)
+    ib2 = InfoBatch(50, 4, ratio=0.9)
     ib2.load_state_dict(state)
     assert torch.equal(ib2.plan(1)[0], ib.plan(1)[0])  # same scores and generator: same plan
+    ib3 = InfoBatch(50, 4, ratio=0.9)
+    ib3.load_state_dict({**state, "scores": torch.full((50,), float("inf"))})
+    assert len(ib3.plan(1)[0]) == 50  # the scores travel with the state: without them nothing is skipped
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,14 @@ sweep console.
 - a sweep killed with SIGKILL in mid-training and relaunched skips the finished run, resumes the killed one from its
   checkpoint (and says from which step), and ends with the records of an uninterrupted sweep, nothing lost or doubled;
 - SIGUSR2 (submitit's time-limit/preemption signal) saves a checkpoint at the next step and hands over to submitit's
-  own handler, which requeues the job; the requeued run resumes and ends with the uninterrupted record;
+  own handler, which requeues the job; the requeued run resumes and ends with the uninterrupted record; so does
+  SIGTERM, in a step or in a test evaluation; a job forwards a signal to the training processes it spawned;
 - a truncated or corrupt checkpoint is passed over (warning) for the previous one, or for a fresh start;
 - an interrupted probe ensemble (vectorised or one member at a time, with a step hook) continues where it stopped
   and ends with the same models and forgetting counts;
 - checkpoint settings never change the run id; bad ones are rejected before training;
+- the SLURM preset's batch script (rendered by the launcher's own code) asks for a signal the guard catches, early
+  enough, and a job that times out is requeued;
 - a bad setting is one line without a traceback (HYDRA_FULL_ERROR=1 keeps it); wandb prints nothing by default.
 """
 
@@ -147,6 +150,66 @@ def test_sigusr2_saves_a_checkpoint_and_submitit_requeues(_isolated_env, tmp_pat
     same_results(rec, reference([*RESUMABLE, "prune.keep=1.0"], tmp_path / "ref"))
 
 
+@pytest.mark.parametrize(
+    "when, saved_at",
+    [
+        ("step:7", 8),  # after step 7: saved after step 8 (Lightning's own handler ended the run unsaved)
+        ("eval:5", 10),  # in the test evaluation after step 10 (its first of 4 batches): saved once it ends
+    ],
+)
+def test_sigterm_in_one_process_saves_and_the_rerun_resumes(_isolated_env, tmp_path, monkeypatch, when, saved_at):
+    run = [*RESUMABLE, "prune.keep=1.0", "train.eval_batch_size=50"]  # 200 test examples: 4 batches per evaluation
+    cfg = compose([*run, "train.checkpoint_every=null"])
+    monkeypatch.setenv("BENCH_TEST_SIGNAL", f"SIGTERM:{when}")
+    with pytest.raises(SystemExit) as stopped:
+        run_pipeline(cfg)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    rid = run_id(cfg)
+    assert not (_isolated_env / "records" / f"{rid}.json").exists()
+    assert [p.name for p in (_isolated_env / "checkpoints" / rid).glob("*.pt")] == [f"ckpt-{saved_at:010d}.pt"]
+    monkeypatch.delenv("BENCH_TEST_SIGNAL")
+    rec = run_pipeline(cfg)  # the requeued job
+    assert rec["extra"]["checkpoint"]["resumed_from_step"] == saved_at
+    same_results(rec, reference(run, tmp_path / "ref"))
+
+
+def test_a_signal_after_the_last_step_stops_the_job_once_its_record_is_written(_isolated_env, monkeypatch):
+    cfg = compose([*RESUMABLE, "prune.keep=1.0", "train.checkpoint_every=null"])
+    monkeypatch.setenv("BENCH_TEST_SIGNAL", "SIGTERM:step:20")  # the run has 20 steps
+    with pytest.raises(SystemExit) as stopped:
+        run_pipeline(cfg)
+    assert stopped.value.code == 128 + signal.SIGTERM  # the job stops (or submitit requeues it) ...
+    rec = json.loads((_isolated_env / "records" / f"{run_id(cfg)}.json").read_text())
+    assert rec["status"] == "ok" and rec["steps"] == 20  # ... after writing the finished run's record
+
+
+def test_a_job_forwards_a_signal_to_the_training_processes_it_spawned(tmp_path):
+    """While a job waits for training processes it spawned, a signal goes on to them and stays pending in the job
+    (they save; the job acts once they stop); a signal still pending when the job ends is handed on then."""
+    from bench.checkpoint import Preempted, PreemptionGuard
+
+    got = tmp_path / "got"
+    code = (
+        "import pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: (pathlib.Path(sys.argv[1]).write_text('usr1'), sys.exit(0)))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(got)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        with pytest.raises(Preempted) as stopped:
+            with PreemptionGuard() as guard:
+                with guard.forwarding([child.pid]):
+                    os.kill(os.getpid(), signal.SIGUSR1)
+                    assert child.wait(timeout=30) == 0 and got.read_text() == "usr1"
+                assert guard.requested == signal.SIGUSR1  # pending: the job was not stopped while waiting
+        assert stopped.value.code == 128 + signal.SIGUSR1  # handed on when the job ended
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_corrupt_checkpoints_are_passed_over(tmp_path, caplog):
     from bench.checkpoint import CheckpointDir
 
@@ -244,15 +307,55 @@ def test_checkpoint_settings_do_not_change_the_run_id_and_bad_ones_are_rejected(
             validate_config(compose([*TINY_MNIST1D, bad]))
 
 
-def test_slurm_preset_requeues_on_time_limit():
+def test_slurm_preset_asks_for_a_signal_the_guard_catches_and_requeues_on_time_out(tmp_path, monkeypatch):
+    """What the SLURM preset makes submitit submit (the launcher's own code, up to the point where it would call
+    sbatch): a batch script asking SLURM for a signal PreemptionGuard catches, early enough before the time limit;
+    and a job that times out is requeued by submitit's handler (its time-out countdown is the preset's)."""
+    import submitit
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+    from submitit.core.job_environment import SignalHandler
+
+    from bench.checkpoint import preemption_signals
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
-    assert cfg.hydra.launcher.max_num_timeout >= 1 and cfg.hydra.launcher.signal_delay_s >= 60
+        cfg = hydra_compose(
+            config_name="config",
+            overrides=["hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+            return_hydra_config=True,
+        )
+    launcher = instantiate(cfg.hydra.launcher)
+    launcher.config = cfg
+    executors = []
+    monkeypatch.setattr(submitit.SlurmExecutor, "affinity", classmethod(lambda cls: 1))  # "srun is on the PATH"
+    monkeypatch.setattr(submitit.AutoExecutor, "map_array", lambda ex, *a: executors.append(ex._executor) or [])
+    launcher.launch([["seed=0"]], 0)
+    (slurm,) = executors
+    script = slurm._make_submission_file_text("python -m bench.run", "uid")
+    (sig,) = [ln.split("=", 1)[1] for ln in script.splitlines() if ln.startswith("#SBATCH --signal=")]
+    name, delay = sig.split("@")
+    (minutes,) = [int(ln.split("=", 1)[1]) for ln in script.splitlines() if ln.startswith("#SBATCH --time=")]
+    assert getattr(signal, f"SIG{name}") in preemption_signals()  # the signal SLURM sends is one the guard catches
+    assert 60 <= int(delay) < minutes * 60  # time for a step and a checkpoint, within the job's time
+
+    requeued: list[int] = []
+
+    class Env:  # submitit's JobEnvironment, minus SLURM
+        global_rank = 0
+
+        def _requeue(self, countdown: int) -> None:
+            requeued.append(countdown)
+
+    delayed = submitit.helpers.DelayedSubmission(_Requeueable(), "job")
+    delayed.set_timeout(minutes, slurm.max_num_timeout)  # as submitit's executor sets it on every submission
+    handler = SignalHandler(Env(), type("Paths", (), {"submitted_pickle": tmp_path / "submitted.pkl"})(), delayed)
+    handler._start_time -= minutes * 60  # the job ran into its time limit
+    with pytest.raises(SystemExit):  # submitit exits after requeueing
+        handler.checkpoint_and_try_requeue(getattr(signal, f"SIG{name}"))
+    assert requeued == [slurm.max_num_timeout - 1] and requeued[0] >= 0  # requeued, with time-outs to spare
 
 
 def test_bad_setting_is_one_line_without_traceback(monkeypatch, capsys):

@@ -25,6 +25,7 @@ The settings do not change a run's id (like ``train.accelerator``): a run on 1 o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
+
+from bench.checkpoint import Preempted, PreemptionGuard, active_guard, preemption_signals
 
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
 
@@ -134,14 +137,43 @@ def _free_port() -> int:
 
 
 def spawn(fn: Callable[..., dict], args: tuple, size: int) -> dict:
-    """Run ``fn(*args)`` in ``size`` new processes that form one DDP world on this node; rank 0's result."""
+    """Run ``fn(*args)`` in ``size`` new processes that form one DDP world on this node; rank 0's result.
+
+    A signal this job gets while they train (SIGTERM, SIGUSR1/2) is forwarded to them: they save one checkpoint
+    together and stop with 128+signal, and the job then stops for that signal as one process would (its previous
+    handler: submitit requeues; else it exits with 128+signal). So does a signal that reached a training process only.
+    """
     import torch.multiprocessing as mp
 
     port = _free_port()
+    guard = active_guard()
     with tempfile.TemporaryDirectory(prefix="bench-ddp-") as tmp:
         out = Path(tmp) / "rank0.pt"
-        mp.start_processes(_worker, args=(fn, args, size, port, str(out)), nprocs=size, join=True, start_method="spawn")
+        ctx = mp.start_processes(
+            _worker, args=(fn, args, size, port, str(out)), nprocs=size, join=False, start_method="spawn"
+        )
+        with guard.forwarding([p.pid for p in ctx.processes]) if guard else contextlib.nullcontext():
+            try:
+                while not ctx.join():
+                    pass
+            except mp.ProcessExitedException as e:
+                _stop_for_signal(e, guard)
+                raise
         return torch.load(out, weights_only=False)
+
+
+def _stop_for_signal(exc: Exception, guard: Optional[PreemptionGuard]) -> None:
+    """When a training process stopped for a signal (exit status 128+signal after its checkpoint, or killed by a
+    forwarded one before it could save), stop this job for that signal too; otherwise return (a failure)."""
+    signum = guard.requested if guard is not None else None
+    code = getattr(exc, "exit_code", None)
+    if signum is None and code is not None and code - 128 in preemption_signals():
+        signum = code - 128
+    if signum is None:
+        return
+    if guard is None:
+        raise Preempted(128 + signum) from exc
+    guard.deliver(signum)
 
 
 def _worker(rank: int, fn: Callable[..., dict], args: tuple, size: int, port: int, out: str) -> None:
@@ -157,7 +189,10 @@ def _worker(rank: int, fn: Callable[..., dict], args: tuple, size: int, port: in
     from bench.console import quiet_lightning
 
     quiet_lightning()
-    result = fn(*args)
+    # a signal saves a checkpoint and stops this process (128+signal); one that came too late to save at goes to
+    # the job, which got it too or learns of it from the exit status, not to this process's end
+    with PreemptionGuard(hand_on_at_exit=False):
+        result = fn(*args)
     if rank == 0:
         torch.save(result, out)
 

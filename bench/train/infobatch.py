@@ -56,8 +56,6 @@ class InfoBatch:
         self.n, self.epochs, self.ratio, self.delta = int(n), int(epochs), float(ratio), float(delta)
         self.scores = torch.full((self.n,), math.inf, device=device)
         self.gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        self.examples_seen = 0
-        self.pruned_total = 0
 
     def prunes(self, epoch: int) -> bool:
         """Whether ``epoch`` (0-based) prunes: the first ``delta`` of the epochs do, the rest anneal."""
@@ -78,23 +76,17 @@ class InfoBatch:
             weights[low & keep] = 1.0 / (1.0 - self.ratio)
         pos = torch.nonzero(keep).squeeze(1)
         pos = pos[torch.randperm(len(pos), generator=self.gen).to(dev)]
-        self.pruned_total += self.n - len(pos)
         return pos, weights[pos]
 
     def update(self, positions: torch.Tensor, losses: torch.Tensor) -> None:
         """Record the per-example training losses of ``positions`` (detached)."""
         self.scores[positions.to(self.scores.device)] = losses.detach().float().to(self.scores.device)
-        self.examples_seen += int(positions.numel())
 
     def state_dict(self) -> dict:
-        return {
-            "scores": self.scores.cpu(),
-            "gen": self.gen.get_state(),
-            "examples_seen": self.examples_seen,
-            "pruned_total": self.pruned_total,
-        }
+        """The scores and the generator: all that the next plans depend on (the examples trained are counted by
+        the training module, per data epoch)."""
+        return {"scores": self.scores.cpu(), "gen": self.gen.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.scores = state["scores"].to(self.scores.device)
         self.gen.set_state(state["gen"])
-        self.examples_seen, self.pruned_total = int(state["examples_seen"]), int(state["pruned_total"])

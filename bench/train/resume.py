@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytorch_lightning as pl
+import torch
+from pytorch_lightning.trainer.states import TrainerFn
 
-from bench.checkpoint import CheckpointDir, Every, active_guard, test_kill_hook
+from bench.checkpoint import CheckpointDir, Every, Preempted, active_guard, test_kill_hook, test_signal_hook
 
 log = logging.getLogger("bench.train")
 SYNC_EVERY = 25  # optimiser steps between two DDP agreements on a timed or signalled checkpoint
@@ -54,7 +56,10 @@ class Checkpointer(pl.Callback):
         self.spec, self.batches = spec, train_batches
         self.stateful = dict(stateful or {})  # more state to carry (state_dict/load_state_dict): dynamic pruning
         self.spe, self.total_steps, self.val_every = steps_per_epoch, total_steps, val_every
-        self._pending: Optional[int] = None  # batch index of a save deferred until the step's test evaluation
+        self._pending: Optional[tuple[int, int]] = None  # (batch index, signal or 0) of a save deferred until the
+        # step's test evaluation
+        self._last_batch = -1  # index of the last trained batch (a save after a test evaluation resumes after it)
+        self._events = {"step": 0, "eval": 0}  # for the test signal hook
         self.saved, self.save_seconds = 0, 0.0
         self.prior_train_seconds = 0.0  # training time of the interrupted segments, from the checkpoint
         self._t_fit = self._t_last = time.perf_counter()
@@ -67,45 +72,73 @@ class Checkpointer(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._t_fit = self._t_last = time.perf_counter()
+        if self.guard is not None:  # Lightning's SIGTERM handler would end the run at the step's end, unsaved
+            self.guard.reclaim()
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         step = int(trainer.global_step)
-        signalled = self.guard is not None and self.guard.requested is not None
+        self._last_batch = batch_idx
         periodic = self.spec.every is not None and self.spec.every.due(
             step, self.spe, time.perf_counter() - self._t_last
         )
-        if trainer.world_size > 1:  # act on a signal only once every rank saves at the same step
-            periodic = self._agree(trainer, step, signalled, periodic)
-            signalled = signalled and periodic
-        if (signalled or periodic) and step < self.total_steps and hasattr(self.batches, "state_after"):
+        save, signum = self._decide(trainer, periodic, at_sync=step % SYNC_EVERY == 0)
+        if (save or signum) and step < self.total_steps:  # after the last step the run ends by itself
             if step % self.val_every == 0:  # a test evaluation follows this step: save once it is in the curve
-                self._pending = batch_idx
+                self._pending = (batch_idx, signum)
             else:
-                self.save(trainer, batch_idx)
-        if signalled and self._pending is None:
-            self.guard.after_checkpoint()
+                self._save_and_stop(trainer, batch_idx, signum)
+        self._events["step"] += 1
+        test_signal_hook("step", self._events["step"], trainer.global_rank)
         test_kill_hook()
 
-    def _agree(self, trainer: pl.Trainer, step: int, signalled: bool, periodic: bool) -> bool:
-        """Under DDP every rank must save at the same step: a schedule by steps or epochs agrees by itself; one by
-        minutes, and a signal, are settled every SYNC_EVERY steps (a one-flag all-reduce): any rank due, all save."""
-        if self.spec.every is not None and self.spec.every.kind != "minutes":
-            return periodic or (
-                step % SYNC_EVERY == 0 and trainer.strategy.reduce_boolean_decision(signalled, all=False)
-            )
-        if step % SYNC_EVERY:
-            return False
-        return bool(trainer.strategy.reduce_boolean_decision(signalled or periodic, all=False))
+    def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == TrainerFn.FITTING:
+            self._events["eval"] += 1
+            test_signal_hook("eval", self._events["eval"], trainer.global_rank)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._pending is None or trainer.sanity_checking:
+        """Save a deferred checkpoint now that the evaluation is in the curve; a signal that came during the
+        evaluation saves here too (under DDP once all ranks agree, which they settle here)."""
+        pending, self._pending = self._pending, None
+        fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
+        if not fitting or int(trainer.global_step) >= self.total_steps or self._last_batch < 0:
             return
-        batch_idx, self._pending = self._pending, None
-        self.save(trainer, batch_idx)
-        if self.guard is not None and self.guard.requested is not None:
-            self.guard.after_checkpoint()
+        _, signum = self._decide(trainer, False, at_sync=True)
+        signum = max(signum, pending[1] if pending else 0)
+        if pending is not None or signum:
+            self._save_and_stop(trainer, pending[0] if pending else self._last_batch, signum)
+
+    def _decide(self, trainer: pl.Trainer, periodic: bool, at_sync: bool) -> tuple[bool, int]:
+        """(save a checkpoint now, the signal to stop for after it or 0). Under DDP every rank must save, and stop,
+        at the same step: a schedule by steps or epochs agrees by itself; one by minutes, and a signal (which may
+        reach one rank only), are settled at ``at_sync`` points (every SYNC_EVERY steps, and after each test
+        evaluation) by one all-reduce: any rank due, all save; any rank signalled, all save and stop."""
+        signum = int(self.guard.requested or 0) if self.guard is not None else 0
+        if trainer.world_size == 1:
+            return periodic or signum > 0, signum
+        by_count = self.spec.every is not None and self.spec.every.kind != "minutes"  # the same on every rank
+        if not at_sync:
+            return periodic and by_count, 0
+        flags = torch.tensor([signum, int(periodic and not by_count)], device=trainer.strategy.root_device)
+        torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        signum, due = int(flags[0]), bool(flags[1])
+        return (periodic and by_count) or due or signum > 0, signum
+
+    def _save_and_stop(self, trainer: pl.Trainer, batch_idx: int, signum: int) -> None:
+        """Save the checkpoint after batch ``batch_idx``; with a signal, stop this process after it: the guard hands
+        the signal on (submitit requeues the job; else exit 128+signal). Under DDP every rank stops, signalled or
+        not, even where the previous handler lets the process go on (submitit's on ranks other than 0), since a rank
+        cannot train alone."""
+        if hasattr(self.batches, "state_after"):
+            self.save(trainer, batch_idx)
+        if not signum:
+            return
+        if self.guard is not None:
+            self.guard.deliver(signum)
+        if trainer.world_size > 1:
+            raise Preempted(0 if self.guard is not None else 128 + signum)
 
     def save(self, trainer: pl.Trainer, batch_idx: int) -> Path:
         t0 = time.perf_counter()
@@ -113,11 +146,14 @@ class Checkpointer(pl.Callback):
         step = int(trainer.global_step)
         if not trainer.is_global_zero:  # DDP: every rank takes part in the checkpoint; rank 0 writes the file
             trainer.save_checkpoint(self.spec.root / "unused", weights_only=False)
+            trainer.strategy.barrier("bench.checkpoint")  # no rank goes on, or stops, before the file is complete
             self._t_last = time.perf_counter()  # every rank's "Nmin" clock restarts, or it would vote for every sync
             return self.spec.root
         path = self.spec.files.save(
             step, lambda p: trainer.save_checkpoint(p, weights_only=False), {**self.spec.meta, "global_step": step}
         )
+        if trainer.world_size > 1:
+            trainer.strategy.barrier("bench.checkpoint")
         self._t_last = time.perf_counter()
         self.saved += 1
         self.save_seconds += self._t_last - t0
