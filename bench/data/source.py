@@ -44,41 +44,45 @@ def with_data_source(cfg: dict) -> dict:
     return {**cfg, "dataset": {**ds, "source": fingerprint(ds)}}
 
 
-def listing_key(root: Path, files: list[Path]) -> str:
-    """A hash of the files' paths (relative to ``root``), sizes and modification times: cheap (one stat per file)."""
+def file_listing(root: Path, files: list[Path]) -> list[tuple[str, int, int]]:
+    """(path relative to ``root``, size, modification time in ns) of every file, one stat each."""
     rows = []
     for p in files:
         st = os.stat(p)
         rows.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
-    return stable_hash(rows, 32)
+    return rows
 
 
-def content_hash(root: Path, files: list[Path]) -> str:
+def content_hash(root: Path, relpaths: list[str]) -> str:
     """sha256 of every file's relative path, length and bytes, in the given order (first 16 hex digits)."""
     h = hashlib.sha256()
-    for p in files:
-        data = p.read_bytes()
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + str(len(data)).encode() + b"\0")
+    for rel in relpaths:
+        data = (Path(root) / rel).read_bytes()
+        h.update(rel.encode() + b"\0" + str(len(data)).encode() + b"\0")
         h.update(data)
     return h.hexdigest()[:16]
 
 
-def cached_content_hash(root: Path, files: list[Path], cache_dir: Optional[Path]) -> str:
-    """``content_hash(root, files)``, reused from ``cache_dir`` while the listing (names, sizes, mtimes) is unchanged.
+def cached_content_hash(
+    root: Path, files: list[Path], cache_dir: Optional[Path], listing: Optional[list[tuple[str, int, int]]] = None
+) -> str:
+    """``content_hash`` of ``files`` under ``root``, reused from ``cache_dir`` while their listing (names, sizes,
+    mtimes; pass it when already known) is unchanged.
 
     The cache is one small JSON file per root under ``<cache_dir>/sources/``; ``cache_dir=None`` always hashes."""
-    listing = listing_key(root, files)
+    listing = file_listing(Path(root), files) if listing is None else listing
+    key = stable_hash(listing, 32)
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / "sources" / f"{stable_hash(str(Path(root).resolve()))}.json"
         try:
             entry = json.loads(path.read_text())
-            if entry.get("listing") == listing:
+            if entry.get("listing") == key:
                 return str(entry["hash"])
         except (OSError, ValueError, KeyError, AttributeError):
             pass  # absent or unreadable: derived data, recompute
-    digest = content_hash(root, files)
+    digest = content_hash(Path(root), [row[0] for row in listing])
     if path is not None:
-        entry = {"root": str(Path(root).resolve()), "listing": listing, "hash": digest}
+        entry = {"root": str(Path(root).resolve()), "listing": key, "hash": digest}
         atomic_write_bytes(path, json.dumps(entry).encode())
     return digest
