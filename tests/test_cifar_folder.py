@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tarfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -214,7 +215,7 @@ def test_second_load_uses_the_cache_and_a_changed_file_rebuilds_it(tree, tmp_pat
     root, expected = tree
     cache = tmp_path / "cache"
     first = build_dataset("cifar10", root=str(root), cache_dir=str(cache))
-    assert len(list((cache / "cifar_folder").iterdir())) == 1
+    assert len(list((cache / "cifar_folder").glob("*.npys"))) == 1
 
     def no_decoding(*a, **k):
         raise AssertionError("decoded although cached")
@@ -240,11 +241,29 @@ def test_second_load_uses_the_cache_and_a_changed_file_rebuilds_it(tree, tmp_pat
     assert third.meta["source"] != first.meta["source"]
 
 
+def test_a_job_waiting_for_the_lock_reads_what_the_other_job_decoded(tree, tmp_path, monkeypatch):
+    """Parallel jobs of a sweep decode a tree once: a job that finds no cache waits for the one decoding it."""
+    root, expected = tree
+    cache = tmp_path / "cache"
+    scanned = cf.scan_tree(root, 10)
+    path = cf.cache_path(cache, cf.tree_source(scanned, cache))
+    result = {}
+    with src.file_lock(path.with_suffix(".lock")):  # another job is decoding
+        waiter = threading.Thread(target=lambda: result.update(out=cf.load_folder_tree(root, cache, 10)))
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and not result
+        cf.write_cache(path, cf.decode_tree(scanned))
+        monkeypatch.setattr(cf, "decode_parallel", lambda *a, **k: pytest.fail("decoded twice"))
+    waiter.join(30)
+    np.testing.assert_array_equal(result["out"][0]["train_x"], expected["train"][0])
+
+
 def test_a_corrupt_cache_file_is_decoded_again(tree, tmp_path):
     root, expected = tree
     cache = tmp_path / "cache"
     build_dataset("cifar10", root=str(root), cache_dir=str(cache))
-    (cached,) = (cache / "cifar_folder").iterdir()
+    (cached,) = (cache / "cifar_folder").glob("*.npys")
     cached.write_bytes(cached.read_bytes()[:1000])
     s = build_dataset("cifar10", root=str(root), cache_dir=str(cache))
     np.testing.assert_array_equal(s.test_x.numpy(), expected["test"][0])
@@ -330,7 +349,7 @@ def test_the_shared_jpeg_copy_reads_through_the_loader(tmp_path):
 def test_cache_file_holds_arrays_in_npy_records(tree, tmp_path):
     root, expected = tree
     build_dataset("cifar10", root=str(root), cache_dir=str(tmp_path))
-    (path,) = (tmp_path / "cifar_folder").iterdir()
+    (path,) = (tmp_path / "cifar_folder").glob("*.npys")
     with open(path, "rb") as f:
         first = np.lib.format.read_array(f)
     np.testing.assert_array_equal(first, expected["train"][0])

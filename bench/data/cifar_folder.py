@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from bench.data.source import cached_content_hash
+from bench.data.source import cached_content_hash, file_lock
 from bench.errors import DatasetError
 from bench.io import atomic_write_bytes
 
@@ -207,9 +207,18 @@ def load_folder_tree(
     path = cache_path(Path(cache_dir), source) if cache_dir is not None else None
     arrays = read_cache(path, tree) if path is not None else None
     if arrays is None:
-        arrays = {f"{split}_x": decode_parallel(tree.files[split], workers, kind) for split in SPLITS}
-        arrays.update({f"{split}_y": tree.labels[split] for split in SPLITS})
-        arrays["classes"] = np.array(tree.classes)
-        if path is not None:
-            write_cache(path, arrays)
+        with file_lock(path.with_suffix(".lock") if path is not None else None):
+            arrays = read_cache(path, tree) if path is not None else None  # another job may have decoded meanwhile
+            if arrays is None:
+                arrays = decode_tree(tree, workers, kind)
+                if path is not None:
+                    write_cache(path, arrays)
     return arrays, tree, source
+
+
+def decode_tree(tree: FolderTree, workers: Optional[int] = None, kind: str = "threads") -> dict:
+    """The arrays of ``load_folder_tree``, decoded from the files (no cache)."""
+    arrays = {f"{split}_x": decode_parallel(tree.files[split], workers, kind) for split in SPLITS}
+    arrays.update({f"{split}_y": tree.labels[split] for split in SPLITS})
+    arrays["classes"] = np.array(tree.classes)
+    return arrays

@@ -15,11 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 from bench.io import atomic_write_bytes, stable_hash
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no cross-process lock (jobs may then hash or decode the same tree twice)
+    fcntl = None
 
 SOURCE_FINGERPRINTS: dict[str, Callable[[dict], str]] = {}
 
@@ -44,12 +50,12 @@ def with_data_source(cfg: dict) -> dict:
     return {**cfg, "dataset": {**ds, "source": fingerprint(ds)}}
 
 
-def file_listing(root: Path, files: list[Path]) -> list[tuple[str, int, int]]:
+def file_listing(root: Path, files: list[str]) -> list[tuple[str, int, int]]:
     """(path relative to ``root``, size, modification time in ns) of every file, one stat each."""
     rows = []
     for p in files:
         st = os.stat(p)
-        rows.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+        rows.append((Path(p).relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
     return rows
 
 
@@ -63,8 +69,32 @@ def content_hash(root: Path, relpaths: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
+@contextmanager
+def file_lock(path: Optional[Path]) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) while the block runs, so the parallel jobs of a sweep
+    hash or decode a tree once (the others wait, then read the cache). No lock for ``path=None`` or without fcntl."""
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _read_hash(path: Optional[Path], key: str) -> Optional[str]:
+    try:
+        entry = json.loads(path.read_text())
+        return str(entry["hash"]) if entry.get("listing") == key else None
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return None  # absent or unreadable: derived data, recompute
+
+
 def cached_content_hash(
-    root: Path, files: list[Path], cache_dir: Optional[Path], listing: Optional[list[tuple[str, int, int]]] = None
+    root: Path, files: list[str], cache_dir: Optional[Path], listing: Optional[list[tuple[str, int, int]]] = None
 ) -> str:
     """``content_hash`` of ``files`` under ``root``, reused from ``cache_dir`` while their listing (names, sizes,
     mtimes; pass it when already known) is unchanged.
@@ -75,14 +105,15 @@ def cached_content_hash(
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / "sources" / f"{stable_hash(str(Path(root).resolve()))}.json"
-        try:
-            entry = json.loads(path.read_text())
-            if entry.get("listing") == key:
-                return str(entry["hash"])
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass  # absent or unreadable: derived data, recompute
-    digest = content_hash(Path(root), [row[0] for row in listing])
-    if path is not None:
-        entry = {"root": str(Path(root).resolve()), "listing": key, "hash": digest}
-        atomic_write_bytes(path, json.dumps(entry).encode())
+        found = _read_hash(path, key)
+        if found is not None:
+            return found
+    with file_lock(path.with_suffix(".lock") if path is not None else None):
+        found = _read_hash(path, key) if path is not None else None  # another job may have hashed meanwhile
+        if found is not None:
+            return found
+        digest = content_hash(Path(root), [row[0] for row in listing])
+        if path is not None:
+            entry = {"root": str(Path(root).resolve()), "listing": key, "hash": digest}
+            atomic_write_bytes(path, json.dumps(entry).encode())
     return digest
