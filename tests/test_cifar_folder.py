@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, compose, write_cifar10
+from conftest import REPO, compose, write_cifar10, write_svhn
 from PIL import Image
 
 from bench.data import DatasetError, build_dataset
@@ -291,7 +291,7 @@ def test_two_trees_give_two_run_ids_score_keys_and_test_keys(tree, tmp_path):
     assert (c["run_id"], c["score_key"], c["test_key"]) == (a["run_id"], a["score_key"], a["test_key"])
 
 
-def test_torchvision_files_have_their_own_source(tmp_path):
+def test_torchvision_and_svhn_files_have_their_own_source(tmp_path):
     write_cifar10(tmp_path / "tv")
     cfg = with_data_source({"dataset": {"name": "cifar10", "root": str(tmp_path / "tv"), "cache_dir": str(tmp_path)}})
     assert re.fullmatch(r"torchvision:[0-9a-f]{16}", cfg["dataset"]["source"])
@@ -300,6 +300,9 @@ def test_torchvision_files_have_their_own_source(tmp_path):
         {"dataset": {"name": "cifar10", "root": str(tmp_path / "tv2"), "cache_dir": str(tmp_path)}}
     )
     assert other["dataset"]["source"] != cfg["dataset"]["source"]
+    write_svhn(tmp_path / "svhn")
+    svhn = with_data_source({"dataset": {"name": "svhn", "root": str(tmp_path / "svhn"), "cache_dir": str(tmp_path)}})
+    assert re.fullmatch(r"torchvision:[0-9a-f]{16}", svhn["dataset"]["source"])
     plain = {"dataset": {"name": "mnist1d", "n_train": 100}}
     assert with_data_source(plain) is plain  # generated datasets keep their identities
 

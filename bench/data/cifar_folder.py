@@ -133,6 +133,14 @@ def decode_images(paths: list[str]) -> np.ndarray:
     return out.transpose(0, 3, 1, 2).copy()
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (a SLURM or container limit), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _executor(workers: int, kind: str) -> Executor:
     if kind == "threads":
         return ThreadPoolExecutor(max_workers=workers)
@@ -144,8 +152,9 @@ def _executor(workers: int, kind: str) -> Executor:
 def decode_parallel(
     paths: list[str], workers: Optional[int] = None, kind: str = "threads", chunk: int = 1000
 ) -> np.ndarray:
-    """``decode_images`` over chunks of ``paths`` in ``workers`` threads or processes (default: the CPU count)."""
-    workers = max(1, int(workers or os.cpu_count() or 1))
+    """``decode_images`` over chunks of ``paths`` in ``workers`` threads or processes (default: the CPUs this
+    process may use)."""
+    workers = max(1, int(workers or available_cpus()))
     chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
     if workers == 1 or len(chunks) <= 1:
         parts = [decode_images(c) for c in chunks]

@@ -50,7 +50,7 @@ def with_data_source(cfg: dict) -> dict:
     return {**cfg, "dataset": {**ds, "source": fingerprint(ds)}}
 
 
-def file_listing(root: Path, files: list[str]) -> list[tuple[str, int, int]]:
+def file_listing(root: Path, files: list[str | Path]) -> list[tuple[str, int, int]]:
     """(path relative to ``root``, size, modification time in ns) of every file, one stat each."""
     rows = []
     for p in files:
@@ -94,7 +94,7 @@ def _read_hash(path: Optional[Path], key: str) -> Optional[str]:
 
 
 def cached_content_hash(
-    root: Path, files: list[str], cache_dir: Optional[Path], listing: Optional[list[tuple[str, int, int]]] = None
+    root: Path, files: list[str | Path], cache_dir: Optional[Path], listing: Optional[list[tuple[str, int, int]]] = None
 ) -> str:
     """``content_hash`` of ``files`` under ``root``, reused from ``cache_dir`` while their listing (names, sizes,
     mtimes; pass it when already known) is unchanged.

@@ -226,9 +226,8 @@ def _load_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x.transpose(3, 2, 0, 1)).astype(np.uint8), y
 
 
-@DATASETS.register("svhn")
-def svhn(root: Optional[str] = None, download: bool = False, augment: str = "crop", **_: object) -> Splits:
-    """SVHN (train + test .mat files, torchvision's layout ``<root>/train_32x32.mat``); no flips by default."""
+def _svhn_files(root: Optional[str], download: bool) -> list[Path]:
+    """SVHN's train and test .mat files under ``root`` (fetched first when missing and ``download``)."""
     from torchvision.datasets import SVHN
 
     files = [Path(root or ".") / "train_32x32.mat", Path(root or ".") / "test_32x32.mat"]
@@ -236,6 +235,22 @@ def svhn(root: Optional[str] = None, download: bool = False, augment: str = "cro
     if download and any(not f.exists() for f in files):
         SVHN(root=str(root_path), split="train", download=True)
         SVHN(root=str(root_path), split="test", download=True)
+    return files
+
+
+@register_source("svhn")
+def svhn_source(ds: dict) -> str:
+    """``torchvision:<content hash>`` of SVHN's two .mat files (cached by their listing under dataset.cache_dir)."""
+    files = _svhn_files(ds.get("root"), bool(ds.get("download")))
+    return "torchvision:" + cached_content_hash(
+        Path(ds["root"]), [str(f) for f in files], _cache_dir(ds.get("cache_dir"))
+    )
+
+
+@DATASETS.register("svhn")
+def svhn(root: Optional[str] = None, download: bool = False, augment: str = "crop", **_: object) -> Splits:
+    """SVHN (train + test .mat files, torchvision's layout ``<root>/train_32x32.mat``); no flips by default."""
+    files = _svhn_files(root, download)
     xtr, ytr = _load_svhn_mat(files[0])
     xte, yte = _load_svhn_mat(files[1])
     return Splits(
