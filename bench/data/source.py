@@ -20,12 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from bench.io import atomic_write_bytes, stable_hash
+from filelock import FileLock
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: no cross-process lock (jobs may then hash or decode the same tree twice)
-    fcntl = None
+from bench.io import atomic_write_bytes, stable_hash
 
 SOURCE_FINGERPRINTS: dict[str, Callable[[dict], str]] = {}
 
@@ -72,17 +69,13 @@ def content_hash(root: Path, relpaths: list[str]) -> str:
 @contextmanager
 def file_lock(path: Optional[Path]) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if needed) while the block runs, so the parallel jobs of a sweep
-    hash or decode a tree once (the others wait, then read the cache). No lock for ``path=None`` or without fcntl."""
-    if path is None or fcntl is None:
+    hash or decode a tree once (the others wait, then read the cache). No lock for ``path=None``."""
+    if path is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with FileLock(str(path)):
+        yield
 
 
 def _read_hash(path: Optional[Path], key: str) -> Optional[str]:
