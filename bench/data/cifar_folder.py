@@ -29,8 +29,9 @@ IMAGE_SIZE = 32
 
 @dataclass
 class FolderTree:
-    """A validated class-folder tree: the sorted class names and, per split, the image files in example order, with
-    their labels (``files`` are path strings); ``listing`` holds (path relative to root, size, mtime in ns) of every file, train then test."""
+    """A validated class-folder tree: the sorted class names and, per split, the image files (path strings) in
+    example order with their labels; ``listing`` holds (path relative to root, size, mtime in ns) of every file,
+    train then test."""
 
     root: Path
     classes: list[str]
