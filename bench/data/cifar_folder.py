@@ -1,4 +1,4 @@
-"""CIFAR-style datasets from a class-folder tree: ``<root>/train/<class>/*.{png,jpg,jpeg}`` and ``<root>/test/<class>/*``.
+"""CIFAR-style datasets from a class-folder tree: ``<root>/train/<class>/*.{png,jpg,jpeg}``, ``<root>/test/<class>/*``.
 
 The layout of the shared JPEG copy, of cifar2png and of common Kaggle exports. Label = index of the class name in
 sorted order (torchvision's order); within a split, examples follow the sorted class names, then the sorted file
