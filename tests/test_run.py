@@ -96,7 +96,10 @@ def test_bad_sweep_value_fails_before_any_training(_isolated_env):
         ("dataset=imaginary", "Could not find 'dataset/imaginary'"),
         ("model.name=transformerXL", "unknown model 'transformerXL'; allowed: cnn1d, mlp, perceptron, resnet18"),
         ("metric.name=vibes", "unknown metric 'vibes'; allowed:"),
-        ("prune.strategy=keep_middle", "unknown prune.strategy 'keep_middle'; allowed: class_balanced, keep_easy, keep_hard, stratified"),
+        (
+            "prune.strategy=keep_middle",
+            "unknown prune.strategy 'keep_middle'; allowed: class_balanced, keep_easy, keep_hard, stratified",
+        ),
         ("prune.keep=0", "prune.keep=0 is not allowed: it must lie in (0, 1]"),
         ("prune.keep=1.2", "prune.keep=1.2 is not allowed"),
         ("train.budget=forever", "unknown train.budget 'forever'; allowed: epochs, steps"),
