@@ -127,6 +127,7 @@ def same_as_uninterrupted(resumed: dict, two: dict) -> None:
         assert resumed[key] == two[key], key
 
 
+@pytest.mark.slow
 def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(
     _isolated_env, tmp_path, monkeypatch, uninterrupted_two
 ):
@@ -155,6 +156,7 @@ def test_two_spawned_processes_match_one_process_and_resume_after_a_kill(
     same_as_uninterrupted(resumed, two)
 
 
+@pytest.mark.slow
 def test_a_signal_to_one_rank_saves_on_every_rank_and_the_requeued_job_resumes(
     _isolated_env, tmp_path, uninterrupted_two
 ):
@@ -177,6 +179,7 @@ def test_a_signal_to_one_rank_saves_on_every_rank_and_the_requeued_job_resumes(
     same_as_uninterrupted(resumed, uninterrupted_two[0])
 
 
+@pytest.mark.slow
 def test_torchrun_processes_write_one_record_from_rank_zero(_isolated_env, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     args = [*DDP_RUN, "train.devices=2", f"paths.root={tmp_path}", "train.checkpoint_every=null"]
@@ -237,6 +240,7 @@ FOLDER_RUN = [
 TENSOR_RUN = [*TINY_MNIST1D, "dataset.pool_size=300", "train.batch_size=32", "train.epochs=3", "train.num_threads=1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["tensor", "folder"])
 def test_ranks_train_disjoint_shards_that_partition_the_kept_examples_by_id(tmp_path, path):
     """The data path of a real 2-process run (device-resident tensors, or a folder dataset through DataLoaders),

@@ -78,6 +78,7 @@ def data_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("identity_data")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rec", _one_record_per_score(), ids=lambda r: r["run_id"])
 def test_committed_score_keys_are_recomputed(rec, data_cache):
     from bench.run import build_pool, score_spec

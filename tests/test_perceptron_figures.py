@@ -131,6 +131,7 @@ def test_theory_gaps_and_ratios_equal_raw_recomputation(small):
         assert r.ratio == pytest.approx(best_r / best_h, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_write_outputs_numbers_in_readme(small, tmp_path):
     files = study_report.write_outputs(
         small,

@@ -74,6 +74,7 @@ def bench_run(args: list[str], home: Path, **env: str) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_from_checkpoint_and_matches_uninterrupted(_isolated_env, tmp_path):
     home = _isolated_env
     sweep = ["-m", *RESUMABLE, "prune.keep=0.5,1.0", "train.checkpoint_every=3steps"]

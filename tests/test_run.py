@@ -51,6 +51,7 @@ def records(home: Path) -> dict[str, dict]:
     return {p.name: json.loads(p.read_text()) for p in (home / "records").glob("*.json")}
 
 
+@pytest.mark.slow
 def test_multirun_writes_records_and_rerun_skips(_isolated_env):
     home = _isolated_env
     args = ["-m", *TINY_MNIST1D, "dataset.pool_size=300", "prune.keep=0.5,1.0", "dataset.label_noise=0.1"]
@@ -82,6 +83,7 @@ def test_multirun_writes_records_and_rerun_skips(_isolated_env):
     assert proc.returncode == 0 and "already done" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.slow
 def test_bad_sweep_value_fails_before_any_training(_isolated_env):
     home = _isolated_env
     proc = bench_run(["-m", *TINY_MNIST1D, "prune.keep=0.5,1.5"], home)
@@ -228,6 +230,7 @@ def test_launcher_presets_compose():
         assert cfg.hydra.launcher._target_.endswith(target)
 
 
+@pytest.mark.slow
 def test_joblib_parallel_multirun(_isolated_env):
     home = _isolated_env
     proc = bench_run(["-m", "hydra/launcher=local_parallel", *TINY_MNIST1D, "train.num_threads=1", "seed=0,1"], home)

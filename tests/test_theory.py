@@ -247,6 +247,7 @@ def _classical_max_stability(alpha: float) -> tuple[float, float]:
     return float(r.x), float(-r.fun)
 
 
+@pytest.mark.slow
 def test_independent_classical_solver_reproduces_literature_constants():
     assert 1.0 / _stability_violation(0.0, 0.0) == pytest.approx(2.0, rel=1e-9)  # Gardner capacity
     R, _ = _classical_max_stability(200.0)
@@ -266,6 +267,7 @@ def test_f1_limit_is_the_maximally_stable_perceptron(alpha):
         assert r["eps"] == pytest.approx(math.acos(R) / math.pi, abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alpha,n_seeds", [(2.0, 16), (6.0, 8)])
 def test_f1_theory_matches_simulation_at_n400(alpha, n_seeds):
     """Ground truth: max-margin students at N = 400 (O(1/N) finite-size bias ~0.001-0.003 at N = 200-800)."""

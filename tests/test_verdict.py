@@ -96,6 +96,7 @@ def test_three_points_get_no_interval_from_seed_noise_alone():
     assert f.shape == "not determinable"
 
 
+@pytest.mark.slow
 def test_bootstrap_interval_covers_true_exponent_mostly():
     hits = 0
     for s in range(12):
