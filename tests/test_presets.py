@@ -16,6 +16,7 @@ PRESETS = {
     "mnist1d_compute": [],
     "perceptron_theory": [],
     "perceptron_probe": [],
+    "perceptron_frontier": [],
     "cifar10_paper": ["dataset.root=/data/cifar"],
     "cifar10_vit_finetune": ["dataset.root=/data/cifar"],
     "imagenet_paper": ["dataset.root=/data/imagenet", "metric.checkpoint=/ckpt/swav.pth"],

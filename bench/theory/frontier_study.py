@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.collect import fit_frontiers
+
 from . import frontier as tf
 from .frontier_report import reading, readme
-from .study import RUN_COLUMNS, cells, frontiers, load_perceptron
+from .study import RUN_COLUMNS, cells, load_perceptron
 
 THEORY_FILES = ("theory_frontier.csv", "theory_grid.csv", "theory_cliffs.csv")
 
@@ -45,7 +47,7 @@ DIM = 100  #: input dimension N of the simulated sweep
 CLIFF_KEEPS = (0.1, 0.01, 0.001)
 CLIFF_ALPHAS = {0.1: (1.5, 2, 2.5, 3, 4, 6), 0.01: (1.5, 2, 2.5, 3, 4, 6), 0.001: (1.5, 2, 2.5, 3, 4)}
 #: theta > 0: the theory's optimal f and f = 1 at these alpha_prune (the theory grid's points where f_opt < 1)
-OPT_THETAS = (10.0, 20.0)
+OPT_THETAS = (10.0, 20.0, 30.0)
 OPT_ALPHAS = (1.99, 3.15, 5.0, 7.92, 12.6, 19.9, 31.5, 50.0)
 #: f_min scans: keep fractions around the theory's f_min at one alpha_prune, three probe angles
 SCAN_THETAS = (10.0, 20.0, 30.0)
@@ -373,14 +375,16 @@ def _plt():
     return plt
 
 
-def _panel_theta0(ax, gaps: pd.DataFrame, front: pd.DataFrame) -> None:
+def _panel_theta0(ax, gaps: pd.DataFrame) -> None:
     """theta = 0: f = const theory curves (grey), the theory frontier over f >= F_LO (bold), simulated cells."""
     ag = np.geomspace(0.5, 50, 90)
     for f in FIG_KEEPS:
         ax.plot(ag, [tf.eps_keep(a, f) for a in ag], color="0.6", lw=0.9, zorder=1)
         ax.annotate(f"f={f:g}", (ag[-1], tf.eps_keep(ag[-1], f)), fontsize=7, color="0.4", va="center")
-    fr = front.loc[front["theta"] == 0]
-    ax.plot(fr["alpha_prune"], fr["eps_opt"], "-", color="k", lw=2.5, label=f"frontier, theory (f >= {tf.F_LO:g})")
+    keeps = tf.keep_grid()  # theta = 0 solves in ~10 ms: the frontier on the fine alpha grid (min over the f grid)
+    best = [np.nanmin([tf.eps_keep(a, f) for f in keeps]) for a in ag]
+    best = np.where(np.isfinite([tf.eps_keep(a, tf.F_LO) for a in ag]), best, np.nan)  # f_lo unconverged: not drawn
+    ax.plot(ag, best, "-", color="k", lw=2.5, label=f"frontier, theory (min over f >= {tf.F_LO:g})")
     g0 = gaps.loc[gaps["theta"] == 0]
     for i, (f, g) in enumerate(sorted(g0.groupby("keep"), reverse=True)):
         label = "f = 1 = random pruning (sim)" if f >= 1 else f"keep_hard f = {f:g} (sim)"
@@ -429,7 +433,7 @@ def write_figure(gaps, front, grid, fmin, out: Path) -> list[Path]:
     """frontier.png / frontier.svg: the three panels above."""
     plt = _plt()
     fig, ax = plt.subplots(1, 3, figsize=(17, 5.2))
-    _panel_theta0(ax[0], gaps, front)
+    _panel_theta0(ax[0], gaps)
     _panel_theta(ax[1], gaps, front, grid)
     _panel_keep(ax[2], front, fmin)
     fig.tight_layout()
@@ -441,17 +445,24 @@ def write_figure(gaps, front, grid, fmin, out: Path) -> list[Path]:
 
 
 # =========================================================================== everything
-COLLECT_CONTEXT = "label_noise,budget,probe_angle_deg"
+COLLECT_CONTEXT = ("label_noise", "budget", "probe_angle_deg")
 
 
-def collector_fits(df: pd.DataFrame, x_min: float = 2.0, n_boot: int = 200) -> pd.DataFrame:
-    """The collector's frontier fits and shape verdicts per (group, theta), on alpha_prune >= x_min.
+def collector_fits(df: pd.DataFrame, n_boot: int = 200) -> pd.DataFrame:
+    """The collector's frontier fits and shape verdicts per (metric, strategy, probe angle).
 
-    Same computation as ``python -m bench.collect RECORDS --context label_noise,budget,probe_angle_deg`` (its
-    frontier rows), through :func:`bench.theory.study.frontiers`: keep = 1 runs join every theta.
+    The computation of ``python -m bench.collect RECORDS --context label_noise,budget,probe_angle_deg`` (its
+    ``fits.csv`` rows of kind ``frontier``): :func:`bench.collect.fit_frontiers` on every run, x = alpha_prune, the
+    collector's own rules (keep = 1 runs borrowed within one probe angle, cells near chance not candidates).
+    ``group`` is ``random`` for metric random, else the strategy; ``theta`` the probe angle.
     """
-    _, fits = frontiers(df, x_min=x_min, n_boot=n_boot)
-    return fits
+    fits, _ = fit_frontiers(df, context=COLLECT_CONTEXT, n_boot=n_boot, seed=0)
+    if fits.empty:
+        return fits
+    fits.insert(0, "group", np.where(fits["metric"] == "random", "random", fits["strategy"]))
+    angle = "probe_angle_deg" if "probe_angle_deg" in fits.columns else "extra.probe_angle_deg"
+    fits.insert(1, "theta", pd.to_numeric(fits[angle]).round(1))
+    return fits.sort_values(["group", "theta"]).reset_index(drop=True)
 
 
 def analyse(paths, theory_dir: Path, n_boot: int = 200) -> dict:
@@ -472,7 +483,7 @@ def analyse(paths, theory_dir: Path, n_boot: int = 200) -> dict:
         "f_min": f_min_table(df, front),
         "ratios": ratios_theta0(gaps),
         "fits": collector_fits(df, n_boot=n_boot),
-        "collect_command": f"python -m bench.collect RECORDS --context {COLLECT_CONTEXT}",
+        "collect_command": "python -m bench.collect RECORDS --context " + ",".join(COLLECT_CONTEXT),
     }
 
 
