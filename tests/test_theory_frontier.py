@@ -41,14 +41,14 @@ def test_cliff_sits_at_the_gardner_capacity():
 
 def test_imperfect_probe_has_an_interior_optimum():
     # theta = 10 deg, alpha_prune = 10 (issue 19): 0.049 at f = 1, 0.016 at 0.3, 0.012 at 0.1, 0.35 at 0.03
-    opt = tf.optimal_keep(10.0, 10.0, f_lo=0.01, per_decade=2, xtol=0.05)
+    opt = tf.optimal_keep(10.0, 10.0, f_lo=0.01, per_decade=2, xtol=0.1)
     assert not opt["at_lower_bound"] and 0.05 < opt["f_opt"] < 0.3
     assert opt["eps_full"] == pytest.approx(0.0492, abs=5e-4)
     assert opt["eps_opt"] <= tf.eps_keep(10.0, 0.1, 10.0) and opt["eps_opt"] < 0.0125
     assert tf.eps_keep(10.0, 0.03, 10.0) > 0.3
-    thr = tf.keep_threshold(opt)
+    thr = tf.keep_threshold(opt, xtol=1e-3)
     assert 0.03 < thr["f_min"] < 0.1
-    assert tf.eps_keep(10.0, thr["f_min"], 10.0) == pytest.approx(opt["eps_full"], rel=1e-3)
+    assert tf.eps_keep(10.0, thr["f_min"], 10.0) == pytest.approx(opt["eps_full"], rel=0.01)
 
 
 def test_interior_optimum_is_seen_by_simulation():

@@ -137,12 +137,12 @@ def optimal_keep(
     }
 
 
-def keep_threshold(opt: dict) -> dict:
+def keep_threshold(opt: dict, xtol: float = 1e-4) -> dict:
     """f_min at the point of :func:`optimal_keep` ``opt``: below it keep_hard is worse than no pruning.
 
     Takes the largest grid f below f_opt with eps(f) > eps(1) and finds the crossing eps(f) = eps(1) between it
-    and f_opt by Brent's method in log f. Returns ``f_min`` (1 when pruning never beats f = 1; NaN with
-    ``f_min_below_grid`` when eps(f) < eps(1) down to f_lo) and ``f_min_bracket``.
+    and f_opt by Brent's method in log f (tolerance ``xtol`` in log10 f). Returns ``f_min`` (1 when pruning never
+    beats f = 1; NaN with ``f_min_below_grid`` when eps(f) < eps(1) down to f_lo) and ``f_min_bracket``.
     """
     keeps, eps, e1 = opt["keeps"], opt["eps"], opt["eps_full"]
     a, th = opt["alpha_prune"], opt["theta"]
@@ -157,7 +157,7 @@ def keep_threshold(opt: dict) -> dict:
         return math.log(eps_keep(a, 10.0**lf, th)) - math.log(e1)
 
     try:
-        f_min = float(10.0 ** brentq(g, math.log10(lo), math.log10(hi), xtol=1e-4))
+        f_min = float(10.0 ** brentq(g, math.log10(lo), math.log10(hi), xtol=xtol))
     except ValueError:  # unconverged points inside the bracket
         f_min = math.nan
     return {"f_min": f_min, "f_min_below_grid": False, "f_min_bracket": (lo, hi)}
