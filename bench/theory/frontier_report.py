@@ -29,9 +29,17 @@ def _theory_tables(front: pd.DataFrame) -> list[str]:
     piv = {c: front.pivot(index="alpha_prune", columns="theta", values=c) for c in ("f_opt", "eps_opt", "f_min")}
     out = []
     for col, title in (
-        ("f_opt", "optimal keep fraction f_opt (theta = 0: the lowest f searched, 1e-4, wherever alpha_prune > 2)"),
+        (
+            "f_opt",
+            "optimal keep fraction f_opt (1: no keep_hard fraction below 1 beats no pruning; theta = 0: the lowest f "
+            "searched, 1e-4, wherever alpha_prune > 2)",
+        ),
         ("eps_opt", "frontier error eps_opt = min over f in [1e-4, 1]"),
-        ("f_min", "f_min: below it keep_hard is worse than no pruning at equal alpha_prune (- : none down to 1e-4)"),
+        (
+            "f_min",
+            "f_min: below it keep_hard is worse than no pruning at equal alpha_prune (1: every f < 1 is worse; - : "
+            "none down to 1e-4)",
+        ),
     ):
         t = piv[col].reset_index()
         t.columns = ["alpha_prune"] + [f"theta={c:g}" for c in piv[col].columns]
