@@ -52,7 +52,9 @@ def test_committed_tables_follow_from_runs_csv():
     committed = pd.read_csv(OUT / "ratios_theta0.csv")
     assert np.allclose(ratios["ratio_sim"], committed["ratio_sim"], rtol=1e-5)
     # done-when of issue 19: keep_hard at theta = 0 reaches >= 100x below random pruning at equal alpha_prune
-    assert (ratios["ratio_sim"] - 2 * ratios["ratio_sim_se"]).max() >= 100
+    # (the cell where theory predicts the largest ratio: chosen before looking at the simulation)
+    best = ratios.loc[ratios["ratio_theory"].idxmax()]
+    assert best["ratio_sim"] - 2 * best["ratio_sim_se"] >= 100
     fmin = pd.read_csv(OUT / "f_min.csv")
     both = fmin.loc[(fmin["theta"] > 0) & fmin["f_min_theory"].notna() & fmin["f_min_sim"].notna()]
     assert len(both) >= 3
