@@ -9,7 +9,8 @@
         the records of `python -m bench.run -m experiment=perceptron_frontier` (record directories or a runs.csv)
         -> runs.csv, sim_vs_theory.csv, f_opt.csv, f_min.csv, ratios.csv, frontier.png/.svg, README.md
 
-The analysis lives in bench.theory.frontier (theory) and bench.theory.frontier_study (tables, figure, README).
+The analysis lives in bench.theory.frontier (theory), bench.theory.frontier_study (tables, figure) and
+bench.theory.frontier_report (README, files).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.theory import frontier_study  # noqa: E402
+from bench.theory import frontier_report, frontier_study  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     else:
         if not args.records:
             ap.error("report needs the sweep's records (directories or a runs.csv)")
-        files = frontier_study.write_report(args.records, out, walls=args.wall)
+        files = frontier_report.write_report(args.records, out, walls=args.wall)
     print(f"wrote {len(files)} files to {out} in {time.perf_counter() - t0:.0f} s")
     return 0
 

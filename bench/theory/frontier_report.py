@@ -1,4 +1,4 @@
-"""README of the perceptron frontier study (results/perceptron/frontier/README.md), generated from its tables.
+"""The perceptron frontier study's outputs: tables, figure and README (results/perceptron/frontier/), from its tables.
 
 Every number in the text is read from the frames of :func:`bench.theory.frontier_study.analyse`; the prose around
 them is fixed, and says which way the numbers went only through the comparisons computed here.
@@ -7,10 +7,13 @@ them is fixed, and says which way the numbers went only through the comparisons 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .frontier_study import analyse, unique_cells, write_figure
+from .study import RUN_COLUMNS
 from .study_report import _md
 
 FIT_COLS = ["group", "theta", "n_points", "x_min", "x_max", "power_variant", "nu", "nu_lo", "nu_hi", "fit_status"]
@@ -102,10 +105,11 @@ def section_theta(res: dict) -> list[str]:
 
 def section_gaps(res: dict) -> list[str]:
     g, b = res["gaps"], res["bias"]
-    a = g["gap_se"].abs().dropna()
+    a = unique_cells(g)["gap_se"].abs().dropna()
     L = ["## 4. Simulation - theory gap per point, and the finite-N bias", ""]
     L += [
-        f"{len(g)} cells (N = {res['dim']}); |gap| / s.e.: median {a.median():.2f}, {(a < 2).mean():.0%} below 2, "
+        f"{len(a)} distinct cells (N = {res['dim']}; the f = 1 cells of theta > 0 repeat theta = 0's students and "
+        f"count once); |gap| / s.e.: median {a.median():.2f}, {(a < 2).mean():.0%} below 2, "
         f"{(a < 3).mean():.0%} below 3. Every cell is in `sim_vs_theory.csv`. Finite-N bias by regime (mean of "
         "sim / theory - 1; cells with theory > 0.4 left out):",
         "",
@@ -233,3 +237,30 @@ def _reading_paper() -> str:
 def reading(res: dict) -> list[str]:
     """The reading of the report, every number taken from ``res``."""
     return [_reading_theta0(res), _reading_theta(res), _reading_collector(res), _reading_paper()]
+
+
+REPORT_TABLES = {"sim_vs_theory.csv": "gaps", "finite_n_bias.csv": "bias", "f_opt.csv": "f_opt"}
+REPORT_TABLES |= {"f_min.csv": "f_min", "ratios_theta0.csv": "ratios", "frontier_fits.csv": "fits"}
+
+
+def write_report(paths, out: Path, walls=(), n_boot: int = 200) -> list[Path]:
+    """Tables, runs.csv, the figure and README.md of the sweep's runs under ``paths`` into ``out``."""
+    out = Path(out)
+    res = analyse(paths, out, n_boot)
+    files = []
+    runs = res["df"][RUN_COLUMNS].sort_values(["theta", "rule", "keep", "alpha_tot", "seed"])
+    runs.to_csv(out / "runs.csv", index=False)
+    files.append(out / "runs.csv")
+    for name, key in REPORT_TABLES.items():
+        res[key].to_csv(out / name, index=False, float_format="%.6g")
+        files.append(out / name)
+    files += write_figure(res["gaps"], res["front"], res["grid"], res["f_min"], out)
+    commands = [
+        "OMP_NUM_THREADS=1 python scripts/perceptron_frontier.py theory",
+        "OMP_NUM_THREADS=1 python scripts/perceptron_frontier.py preset --cost ...",
+        "BENCH_HOME=outputs OMP_NUM_THREADS=1 python -m bench.run -m experiment=perceptron_frontier",
+        res["collect_command"].replace("RECORDS", "outputs/perceptron_frontier/records"),
+        "OMP_NUM_THREADS=1 python scripts/perceptron_frontier.py report outputs/perceptron_frontier/records",
+    ]
+    (out / "README.md").write_text(readme(res, commands, list(walls), reading(res)))
+    return files + [out / "README.md"]

@@ -1,8 +1,8 @@
-"""The perceptron frontier study (issue 19): theory tables, simulation vs theory, figure and README.
+"""The perceptron frontier study (issue 19): theory tables, simulation vs theory and the figure.
 
 Theory: :mod:`bench.theory.frontier`. Simulation: the records of ``experiment=perceptron_frontier``
 (``python -m bench.run``), or the ``runs.csv`` committed next to the report. Imported on demand (pandas, the
-collector, matplotlib), not by :mod:`bench.theory`.
+collector, matplotlib), not by :mod:`bench.theory`. README and files: :mod:`bench.theory.frontier_report`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import pandas as pd
 from bench.collect import fit_frontiers
 
 from . import frontier as tf
-from .frontier_report import reading, readme
-from .study import RUN_COLUMNS, cells, load_perceptron
+from .study import cells, load_perceptron
 
 THEORY_FILES = ("theory_frontier.csv", "theory_grid.csv", "theory_cliffs.csv")
 
@@ -206,14 +205,24 @@ def sim_vs_theory(df: pd.DataFrame, front: pd.DataFrame, cliffs: pd.DataFrame) -
     return c.sort_values(["theta", "keep", "alpha_prune"]).reset_index(drop=True)
 
 
+def unique_cells(gaps: pd.DataFrame) -> pd.DataFrame:
+    """``gaps`` with each f = 1 cell once: the unpruned student ignores the probe, so the f = 1 cells of every theta
+    at one alpha_tot are the same students (same seeds, same data) and are not independent evidence."""
+    full = gaps["keep"] >= 1.0
+    dup = full & gaps.sort_values("theta").duplicated(subset=["keep", "alpha_tot"]).reindex(gaps.index)
+    return gaps.loc[~dup]
+
+
 def finite_n_bias(gaps: pd.DataFrame) -> pd.DataFrame:
     """Per regime: the mean relative gap sim / theory - 1 (the finite-N bias at N = DIM) and its s.e.
 
-    The s.e. treats cells as independent (they are not quite: a seed's pools are nested across alpha_tot), and
-    cells near chance (theory > 0.4) are left out (there the error saturates and the relative gap says nothing).
+    Each f = 1 cell counts once (:func:`unique_cells`). The s.e. treats cells as independent (they are not quite:
+    a seed's pools are nested across alpha_tot), and cells near chance (theory > 0.4) are left out (there the error
+    saturates and the relative gap says nothing).
     """
     rows = []
-    for reg, g in gaps.loc[gaps["theory"] < 0.4].groupby("regime"):
+    g_all = unique_cells(gaps)
+    for reg, g in g_all.loc[g_all["theory"] < 0.4].groupby("regime"):
         n = len(g)
         rows.append(
             {
@@ -487,30 +496,3 @@ def analyse(paths, theory_dir: Path, n_boot: int = 200) -> dict:
         "fits": collector_fits(df, n_boot=n_boot),
         "collect_command": "python -m bench.collect RECORDS --context " + ",".join(COLLECT_CONTEXT),
     }
-
-
-REPORT_TABLES = {"sim_vs_theory.csv": "gaps", "finite_n_bias.csv": "bias", "f_opt.csv": "f_opt"}
-REPORT_TABLES |= {"f_min.csv": "f_min", "ratios_theta0.csv": "ratios", "frontier_fits.csv": "fits"}
-
-
-def write_report(paths, out: Path, walls=(), n_boot: int = 200) -> list[Path]:
-    """Tables, runs.csv, the figure and README.md of the sweep's runs under ``paths`` into ``out``."""
-    out = Path(out)
-    res = analyse(paths, out, n_boot)
-    files = []
-    runs = res["df"][RUN_COLUMNS].sort_values(["theta", "rule", "keep", "alpha_tot", "seed"])
-    runs.to_csv(out / "runs.csv", index=False)
-    files.append(out / "runs.csv")
-    for name, key in REPORT_TABLES.items():
-        res[key].to_csv(out / name, index=False, float_format="%.6g")
-        files.append(out / name)
-    files += write_figure(res["gaps"], res["front"], res["grid"], res["f_min"], out)
-    commands = [
-        "OMP_NUM_THREADS=1 python scripts/perceptron_frontier.py theory",
-        "OMP_NUM_THREADS=1 python scripts/perceptron_frontier.py preset --cost ...",
-        "BENCH_HOME=outputs OMP_NUM_THREADS=1 python -m bench.run -m experiment=perceptron_frontier",
-        res["collect_command"].replace("RECORDS", "outputs/perceptron_frontier/records"),
-        "OMP_NUM_THREADS=1 python scripts/perceptron_frontier.py report outputs/perceptron_frontier/records",
-    ]
-    (out / "README.md").write_text(readme(res, commands, list(walls), reading(res)))
-    return files + [out / "README.md"]
