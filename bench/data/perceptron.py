@@ -43,7 +43,9 @@ def perceptron(
         int(dim), n_tot, int(seed), probe, float(probe_angle_deg), int(n_probe) if n_probe else None
     )
     xt, yt = gaussian_data(int(n_test), int(dim), teacher, r_test)
-    realised = float(np.degrees(np.arccos(np.clip(probe_vec @ teacher, -1.0, 1.0))))
+    # rounded to 1e-9 degrees: the exact probe's angle is the requested one up to float noise (1e-13), and runs of one
+    # angle must share one value (the collector splits curves by it: --context probe_angle_deg)
+    realised = round(float(np.degrees(np.arccos(np.clip(probe_vec @ teacher, -1.0, 1.0)))), 9)
     return Splits(
         name="perceptron",
         num_classes=2,

@@ -6,6 +6,10 @@
   pruned data (``theory_error``), validated against the simulation.
 * :mod:`bench.theory.validate` / :mod:`bench.theory.validate_report` -- theory vs simulation over a grid
   of cells (``scripts/theory_validate.py`` -> results/theory/).
+* :mod:`bench.theory.frontier` -- the replica Pareto frontier over the keep fraction (optimal f, f_min, the
+  theta = 0 cliff and floor); :mod:`bench.theory.frontier_study` / ``frontier_report`` -- its simulation through
+  ``experiment=perceptron_frontier`` (``scripts/perceptron_frontier.py`` -> results/perceptron/frontier/), imported on
+  demand.
 * :mod:`bench.theory.study` / ``study_figures`` / ``study_report`` -- the perceptron study run through the
   harness: tables, figures and README from the run records or the committed ``runs.csv``
   (``scripts/perceptron_figures.py`` -> results/perceptron/). Imported on demand (they need pandas and the
