@@ -20,7 +20,7 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from bench.checkpoint import PreemptionGuard, parse_every
 from bench.console import quiet_lightning, report_setting_errors, run_line, sweep_bar_shown
@@ -485,6 +485,9 @@ def plain_config(cfg: Any) -> dict:
     except MissingMandatoryValue as e:
         key = getattr(e, "full_key", None) or str(e)
         raise ConfigError(f"{key} is required but not set: pass {key}=<value> on the command line") from None
+    except InterpolationResolutionError as e:  # e.g. a preset's point=<name> that its table does not have
+        key = getattr(e, "full_key", None) or "a setting"
+        raise ConfigError(f"{key} cannot be resolved: {str(e).splitlines()[0]}") from None
 
 
 def main_from_config(cfg: Any) -> Optional[float]:

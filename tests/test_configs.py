@@ -62,3 +62,14 @@ def test_metric_defaults_in_code_are_the_yaml():
         if name == "file":
             composed["path"] = None  # mandatory: no default
         assert defaults == composed, name
+
+
+def test_an_unresolvable_setting_is_a_one_line_config_error():
+    from omegaconf import OmegaConf
+
+    from bench.errors import ConfigError
+    from bench.run import plain_config
+
+    cfg = OmegaConf.create({"points": {"a": {"x": 1}}, "point": "bogus", "dataset": {"x": "${points.${point}.x}"}})
+    with pytest.raises(ConfigError, match=r"dataset.x cannot be resolved: .*points.bogus.x"):
+        plain_config(cfg)
