@@ -69,7 +69,8 @@ def describe_test_split(ds: dict, n_test: int) -> str:
     """A short stable string naming the test split a run is evaluated on (root-independent): the dataset name, its
     test size and the settings that define its test examples, e.g. ``mnist1d:n4000:n_train=20000,...``."""
     settings = ",".join(f"{k}={ds.get(k, default)}" for k, default in TEST_SPLIT_SETTINGS.get(ds["name"], ()))
-    return f"{ds['name']}:n{int(n_test)}" + (f":{settings}" if settings else "")
+    key = f"{ds['name']}:n{int(n_test)}" + (f":{settings}" if settings else "")
+    return key + (f":source={ds['source']}" if ds.get("source") else "")  # the files' fingerprint (bench.data.source)
 
 
 def _dataset_kwargs(ds: dict) -> dict:
@@ -316,8 +317,10 @@ def run_pipeline(cfg: dict, sweep: Optional[str] = None) -> dict:
     """
 
     from bench.config import check_dynamic_kept, validate_config
+    from bench.data.source import with_data_source
 
     validate_config(cfg)
+    cfg = with_data_source(cfg)  # datasets read from files: their content hash enters the run id (dataset.source)
     rid = run_id(cfg)
     results_dir = Path(cfg["paths"]["results_dir"])
     sweep = cfg.get("sweep") or sweep

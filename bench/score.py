@@ -40,11 +40,13 @@ def export_scores(path: str | Path, ids: np.ndarray, labels: np.ndarray, noisy: 
 def score_from_config(cfg: dict) -> dict:
     """Validate, score, optionally export; return a summary dict."""
     from bench.config import validate_config
+    from bench.data.source import with_data_source
     from bench.errors import ConfigError
     from bench.prune import score_stats
     from bench.run import score_stage
 
     validate_config(cfg)
+    cfg = with_data_source(cfg)  # the files' fingerprint is part of the score key, as in bench.run
     export = cfg.get("export")
     if export and Path(export).suffix not in (".csv", ".npy"):
         raise ConfigError(f"export={export} is not allowed: use a .csv or .npy file name")
