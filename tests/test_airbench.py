@@ -256,3 +256,17 @@ def test_end_to_end_run_on_cifar_format_files(tmp_path):
     rec = run_pipeline(cfg)
     assert rec["status"] == "ok" and rec["steps"] == 6 and rec["extra"]["tta"]["level"] == 2
     assert rec["extra"]["batch_size"] == 25 and rec["train_flops"] > 0  # 100 kept images / 4
+
+
+def test_airbench_as_a_metric_probe_model():
+    from bench.metrics.probe import PROBE_DEFAULTS, PoolData, build_members, train_ensemble
+
+    s = _splits(48)
+    data = PoolData(s.train_x, s.train_y, s.mean, s.std, "crop_flip", 4, (3, 32, 32))
+    members = build_members({"name": "airbench", "width": 0.125}, 4, (3, 32, 32), 2, 0, "t", data)
+    w0, w1 = (m.whiten.weight for m in members)
+    assert w0.abs().sum() > 0 and torch.equal(w0, w1)  # set from the pool, the same for every member
+    assert not torch.equal(members[0].head.weight, members[1].head.weight)  # members' own initialisations
+    ens = train_ensemble(data, members, {**PROBE_DEFAULTS, "batch_size": 16, "lr": 0.01}, 1, 1, 0, "t")
+    logits = ens.logits(data)
+    assert ens.vectorised and logits.shape == (2, 48, 4) and torch.isfinite(logits).all()

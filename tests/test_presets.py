@@ -18,6 +18,7 @@ PRESETS = {
     "perceptron_theory": [],
     "perceptron_probe": [],
     "cifar10_paper": ["dataset.root=/data/cifar"],
+    "cifar10_airbench": ["dataset.root=/data/cifar"],
     "cifar10_vit_finetune": ["dataset.root=/data/cifar"],
     "imagenet_paper": ["dataset.root=/data/imagenet", "metric.checkpoint=/ckpt/swav.pth"],
 }
