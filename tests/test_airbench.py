@@ -270,3 +270,42 @@ def test_airbench_as_a_metric_probe_model():
     ens = train_ensemble(data, members, {**PROBE_DEFAULTS, "batch_size": 16, "lr": 0.01}, 1, 1, 0, "t")
     logits = ens.logits(data)
     assert ens.vectorised and logits.shape == (2, 48, 4) and torch.isfinite(logits).all()
+
+
+def test_a_killed_airbench_run_resumes_to_the_uninterrupted_record(_isolated_env, tmp_path):
+    """Lookahead average, alternating-flip epoch and whitening-bias freeze all travel through a checkpoint."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bench.run import run_pipeline
+
+    write_cifar10(tmp_path / "cifar")
+    args = [
+        "dataset=cifar10",
+        f"dataset.root={tmp_path / 'cifar'}",
+        "model=airbench",
+        "model.width=0.125",
+        "model.whiten_bias_epochs=1",
+        "train=airbench",
+        "train.epochs=1",
+        "train.min_steps=14",  # 4 steps of 25 per epoch: flips alternate, lookahead at 5 and 10, bias frozen at 4
+        "train.num_threads=1",
+        "train.deterministic=true",
+        "train.progress_bar=false",
+        "logger=none",
+    ]
+    home = _isolated_env
+    env = {**os.environ, "BENCH_HOME": str(home), "BENCH_TEST_KILL_AT_STEP": "8"}
+    cmd = [sys.executable, "-m", "bench.run", *args, "train.checkpoint_every=3steps"]
+    proc = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    env.pop("BENCH_TEST_KILL_AT_STEP")
+    proc = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "resuming from its checkpoint at step 6" in proc.stderr + proc.stdout
+    (resumed,) = [json.loads(p.read_text()) for p in (home / "records").glob("*.json")]
+    ref = run_pipeline(compose([*args, "train.checkpoint_every=null", f"paths.root={tmp_path / 'ref'}"]))
+    assert resumed["curve"] == ref["curve"] and resumed["steps"] == 14
+    assert resumed["test_error"] == ref["test_error"] and resumed["train_loss"] == ref["train_loss"]
