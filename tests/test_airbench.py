@@ -309,3 +309,26 @@ def test_a_killed_airbench_run_resumes_to_the_uninterrupted_record(_isolated_env
     ref = run_pipeline(compose([*args, "train.checkpoint_every=null", f"paths.root={tmp_path / 'ref'}"]))
     assert resumed["curve"] == ref["curve"] and resumed["steps"] == 14
     assert resumed["test_error"] == ref["test_error"] and resumed["train_loss"] == ref["train_loss"]
+
+
+def test_airbench_under_infobatch(tmp_path):
+    from bench.run import run_pipeline
+
+    write_cifar10(tmp_path / "cifar")
+    base = [
+        "dataset=cifar10",
+        f"dataset.root={tmp_path / 'cifar'}",
+        "model=airbench",
+        "model.width=0.125",
+        "train=airbench",
+        "train.batch_size=20",
+        "train.epochs=4",
+        "train.min_steps=0",
+        "train.progress_bar=false",
+        "logger=none",
+    ]
+    rec = run_pipeline(compose([*base, "prune=infobatch", "metric=none", "prune.keep=1.0", "prune.ratio=0.5"]))
+    assert rec["status"] == "ok", rec["reason"]
+    per_epoch = rec["extra"]["infobatch"]["examples_per_epoch"]
+    assert len(per_epoch) == 4 and per_epoch[0] == 100 and min(per_epoch) < 100  # later epochs pruned
+    assert rec["extra"]["tta"]["level"] == 2 and math.isfinite(rec["test_loss"])
