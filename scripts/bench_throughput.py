@@ -93,7 +93,7 @@ def student_setup(args) -> tuple[Splits, dict, dict]:
     cfg = {**TRAIN_DEFAULTS, **recipe, "epochs": args.epochs, "progress_bar": False, "min_steps": 0, "tta": 0}
     cfg["channels_last"] = args.channels_last
     if args.data_root:
-        splits = build_dataset("cifar10", root=args.data_root)
+        splits = build_dataset("cifar10", root=args.data_root, cache_dir=args.cache_dir)
     else:
         g = torch.Generator().manual_seed(0)
         n = max(args.pool_size, 5000)
@@ -124,6 +124,7 @@ def main() -> None:
     ap.add_argument("--student", choices=("cnn1d", "airbench"), default="cnn1d")
     ap.add_argument("--width", type=float, default=1.0, help="airbench: model.width")
     ap.add_argument("--data-root", default=None, help="airbench: CIFAR-10's dataset.root (default: random images)")
+    ap.add_argument("--cache-dir", default=None, help="airbench: where the decoded CIFAR folder tree is cached")
     ap.add_argument("--channels-last", type=lambda v: v == "true", default=False, help="airbench: true | false")
     args = ap.parse_args()
     if args.threads:
