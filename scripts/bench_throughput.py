@@ -33,7 +33,7 @@ from bench.models import create_model, init_from_data
 from bench.train import RECIPE_KEYS, TRAIN_DEFAULTS, plan_steps, train_student
 from bench.train.data import TensorBatches, normalise
 from bench.train.optim import OPTIMIZERS, SCHEDULES
-from bench.train.recipe import Lookahead
+from bench.train.recipe import Lookahead, recipe_batch_size
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,6 +47,7 @@ def bare_loop(splits, kept_x, kept_y, cfg, model_cfg, seed, device):
     init_from_data(model, normalise(splits.train_x[:5000], splits.mean, splits.std))
     channels_last = cfg["channels_last"] is True
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    cfg = {**cfg, "batch_size": recipe_batch_size(cfg["batch_size"], kept_x.shape[0], cfg.get("min_batches"))}
     total, spe = plan_steps(kept_x.shape[0], kept_x.shape[0], cfg)
     hp = {**cfg, **{k: cfg[k] for k in RECIPE_KEYS}}
     opt = OPTIMIZERS.get(cfg["optimizer"])(model, hp)
