@@ -332,3 +332,30 @@ def test_airbench_under_infobatch(tmp_path):
     per_epoch = rec["extra"]["infobatch"]["examples_per_epoch"]
     assert len(per_epoch) == 4 and per_epoch[0] == 100 and min(per_epoch) < 100  # later epochs pruned
     assert rec["extra"]["tta"]["level"] == 2 and math.isfinite(rec["test_loss"])
+
+
+def test_airbench_on_two_ddp_processes(tmp_path):
+    """DDP (2 spawned gloo processes): the whitening bias freeze (gradients dropped, not requires_grad), the
+    lookahead and the final TTA evaluation run; the record has the 1-process plan's steps and examples."""
+    from bench.run import run_pipeline
+
+    write_cifar10(tmp_path / "cifar")
+    args = [
+        "dataset=cifar10",
+        f"dataset.root={tmp_path / 'cifar'}",
+        "model=airbench",
+        "model.width=0.125",
+        "model.whiten_bias_epochs=1",
+        "train=airbench",
+        "train.epochs=1",
+        "train.min_steps=6",
+        "train.num_threads=1",
+        "train.progress_bar=false",
+        "train.checkpoint_every=null",
+        "train.devices=2",
+        "logger=none",
+    ]
+    rec = run_pipeline(compose(args))
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["extra"]["world_size"] == 2 and rec["steps"] == 6 and rec["extra"]["batch_size"] == 24
+    assert rec["examples_seen"] == 6 * 24 and rec["extra"]["tta"]["level"] == 2
