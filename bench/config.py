@@ -19,6 +19,8 @@ from bench.train import BUDGETS
 from bench.train.data import AUGMENTS
 from bench.train.distributed import validate_distributed, world_size
 from bench.train.infobatch import validate_infobatch
+from bench.train.optim import OPTIMIZERS, SCHEDULES
+from bench.train.recipe import validate_recipe
 
 LOGGERS = ("wandb", "csv", "none")
 WANDB_MODES = ("offline", "online", "disabled")
@@ -61,9 +63,9 @@ def validate_config(cfg: dict) -> None:
         _check(ds["augment"] in AUGMENTS, f"dataset.augment={ds['augment']!r}; allowed: {', '.join(AUGMENTS)}")
     budget = train.get("budget")
     _check(budget in BUDGETS, f"unknown train.budget {budget!r}; allowed: {', '.join(BUDGETS)}")
-    for key in ("epochs", "batch_size"):
-        v = train.get(key)
-        _check(isinstance(v, int) and v >= 1, f"train.{key}={v!r} is not allowed: a positive integer")
+    validate_recipe(train)  # epochs (fractional allowed) and airbench's recipe settings
+    v = train.get("batch_size")
+    _check(isinstance(v, int) and v >= 1, f"train.batch_size={v!r} is not allowed: a positive integer")
     steps = train.get("steps")
     _check(
         steps is None or (isinstance(steps, int) and steps >= 1),
@@ -76,8 +78,8 @@ def validate_config(cfg: dict) -> None:
         f"0 or null = no floor)",
     )
     for key, allowed in (
-        ("optimizer", ("sgd", "adamw", "adam")),
-        ("schedule", ("constant", "cosine", "linear", "multistep")),
+        ("optimizer", OPTIMIZERS.names()),
+        ("schedule", SCHEDULES.names()),
         ("accelerator", ("auto", "cpu", "gpu", "cuda")),
     ):
         _check(train.get(key) in allowed, f"unknown train.{key} {train.get(key)!r}; allowed: {', '.join(allowed)}")

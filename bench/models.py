@@ -4,6 +4,8 @@
 - ``cnn1d``: a small 1-D CNN for mnist1d; (C, L) inputs keep their channels, others are flattened to one.
 - ``resnet18`` / ``resnet50``: torchvision ResNets; ``cifar_stem=True`` swaps the 7x7/stride-2 stem and max-pool for
   a 3x3/stride-1 conv, the usual choice for 32x32 inputs.
+- ``airbench``: airbench94's whitened conv net (``bench.airbench``), ``width`` scales its channels; its whitening
+  layer is set from training images by ``init_from_data`` before the first step.
 - ``vit``: timm's VisionTransformer with configurable image and patch size (runs on 8x8 digits and 32x32 CIFAR);
   ``pretrained=True`` loads timm's hub weights (online users), ``checkpoint=<path>`` a local state dict.
 """
@@ -15,9 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import torch
 from torch import nn
 
+from bench.airbench import AirbenchNet
 from bench.registry import Registry
 
 MODELS = Registry("model")
@@ -62,6 +66,31 @@ def load_checkpoint(model: nn.Module, path: str) -> None:
         len(skipped),
         len(missing),
     )
+
+
+DATA_INIT_IMAGES = 5000  # airbench94 whitens with the patches of 5,000 training images
+
+
+def needs_data_init(model: nn.Module) -> bool:
+    """Whether ``model`` sets part of itself from training inputs before training (``init_from_data``)."""
+    return callable(getattr(model, "init_from_data", None))
+
+
+def data_init_positions(n: int, seed: int, limit: int = DATA_INIT_IMAGES) -> np.ndarray:
+    """Which of ``n`` training examples a data-dependent init reads: all when ``n`` <= ``limit``, else ``limit`` of
+    them drawn without replacement by a generator of ``seed`` alone (sorted)."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([int(seed), 0xA1B]).choice(n, size=limit, replace=False))
+
+
+def init_from_data(model: nn.Module, inputs: torch.Tensor) -> bool:
+    """Call ``model.init_from_data(inputs)`` (normalised training inputs, no augmentation) when the model has one;
+    whether it did."""
+    if not needs_data_init(model):
+        return False
+    model.init_from_data(inputs)
+    return True
 
 
 def _numel(shape: Sequence[int]) -> int:
@@ -154,6 +183,18 @@ def resnet50(
 ) -> nn.Module:
     stem = cifar_stem if cifar_stem is not None else input_shape[-1] <= 64
     return _resnet("resnet50", num_classes, input_shape, stem, pretrained=pretrained)
+
+
+@MODELS.register("airbench")
+def airbench(
+    num_classes: int, input_shape: tuple, width: float = 1.0, whiten_bias_epochs: float = 3, **_: Any
+) -> nn.Module:
+    """airbench94's network (``bench.airbench.AirbenchNet``); ``width`` 1.0 = its 64/256/256 channels."""
+    if len(input_shape) != 3 or min(input_shape[1:]) < 8:
+        raise ValueError(
+            f"model=airbench needs images (C, H, W) of at least 8x8 pixels; the dataset gives {input_shape}"
+        )
+    return AirbenchNet(num_classes, input_shape[0], width=width, whiten_bias_epochs=whiten_bias_epochs)
 
 
 @MODELS.register("vit")

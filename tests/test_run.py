@@ -96,7 +96,10 @@ def test_bad_sweep_value_fails_before_any_training(_isolated_env):
     "override,message",
     [
         ("dataset=imaginary", "Could not find 'dataset/imaginary'"),
-        ("model.name=transformerXL", "unknown model 'transformerXL'; allowed: cnn1d, mlp, perceptron, resnet18"),
+        (
+            "model.name=transformerXL",
+            "unknown model 'transformerXL'; allowed: airbench, cnn1d, mlp, perceptron, resnet18",
+        ),
         ("metric.name=vibes", "unknown metric 'vibes'; allowed:"),
         (
             "prune.strategy=keep_middle",

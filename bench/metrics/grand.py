@@ -152,7 +152,7 @@ def grand_scores(ctx: ScoreContext) -> np.ndarray:
     total = check_int("grand", p, "total_epochs", 1)
     chunk = check_int("grand", p, "chunk_size", 0)
     data = pool_data(ctx, "grand", use_augment=bool(p["augment"]))
-    members = build_members(ctx.model, data.num_classes, data.input_shape, k, ctx.seed, "grand")
+    members = build_members(ctx.model, data.num_classes, data.input_shape, k, ctx.seed, "grand", data)
     members = [m.to(data.x.device) for m in members]
     if t > 0:
         members = train_ensemble(

@@ -42,7 +42,7 @@ from torch.nn import functional as F
 from bench.checkpoint import active_guard
 from bench.defaults import metric_settings
 from bench.errors import MetricError  # noqa: F401 (re-exported)
-from bench.models import create_model
+from bench.models import create_model, data_init_positions, init_from_data, needs_data_init
 from bench.train.data import augment as batch_augment
 from bench.train.data import normalise
 
@@ -115,9 +115,17 @@ def probe_model_cfg(model: Optional[dict]) -> dict:
 
 
 def build_members(
-    model_cfg: dict, num_classes: int, input_shape: Sequence[int], n_models: int, seed: int, tag: str
+    model_cfg: dict,
+    num_classes: int,
+    input_shape: Sequence[int],
+    n_models: int,
+    seed: int,
+    tag: str,
+    data: Optional[PoolData] = None,
 ) -> list[nn.Module]:
-    """``n_models`` freshly initialised probe models, member k seeded by (seed, tag, k); global RNG untouched."""
+    """``n_models`` freshly initialised probe models, member k seeded by (seed, tag, k); global RNG untouched.
+    Models with a data-dependent init (airbench's whitening layer) read up to 5,000 of ``data``'s pool images
+    (clean, normalised; which ones depends on ``seed`` alone), the same for every member."""
     cfg = probe_model_cfg(model_cfg)
     name = cfg.pop("name")
     members = []
@@ -125,6 +133,11 @@ def build_members(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(seed, tag, "init", k))
             members.append(create_model(name, num_classes, input_shape, **cfg))
+    if data is not None and members and needs_data_init(members[0]):
+        pos = torch.from_numpy(data_init_positions(int(data.x.shape[0]), seed)).to(data.x.device)
+        inputs = data.batch(pos).float().cpu()
+        for m in members:
+            init_from_data(m, inputs)
     return members
 
 
@@ -617,7 +630,7 @@ def train_probe_ensemble(
 ) -> tuple[Ensemble, PoolData]:
     """Build ``n_models`` probe members from ``ctx.model`` and train them on ``ctx.pool`` (see train_ensemble)."""
     data = data or pool_data(ctx, metric, use_augment=bool(p["augment"]))
-    members = build_members(ctx.model, data.num_classes, data.input_shape, n_models, ctx.seed, tag)
+    members = build_members(ctx.model, data.num_classes, data.input_shape, n_models, ctx.seed, tag, data)
     ens = train_ensemble(
         data,
         members,

@@ -29,18 +29,37 @@ import torch
 from bench.checkpoint import active_guard
 from bench.data import Pool, Splits
 from bench.defaults import group_defaults
-from bench.models import create_model
+from bench.models import create_model, data_init_positions, init_from_data, needs_data_init
 from bench.train.cost import flops_per_example
-from bench.train.data import TensorBatches, folder_loader
+from bench.train.data import TensorBatches, folder_loader, normalise
 from bench.train.distributed import World, current_world, lightning_strategy, log_curve, spawn
 from bench.train.dynamic import DynamicRun, infobatch_run
 from bench.train.module import LitClassifier, NonFiniteLossError  # noqa: F401  (re-exported)
+from bench.train.recipe import recipe_batch_size, tta_logits
 from bench.train.resume import Checkpointer, RunCheckpoint, resume_path
 
 log = logging.getLogger(__name__)
 
-# conf/train/default.yaml is the one source: Hydra composes it, library callers get the same values here.
-TRAIN_DEFAULTS: dict[str, Any] = group_defaults("train")
+# Settings only a recipe that wants them sets (conf/train/airbench.yaml): "off" here, their one home. They are kept
+# out of conf/train/default.yaml on purpose, so the run ids of every other run (which hash the resolved config) keep.
+RECIPE_OFF: dict[str, Any] = dict(
+    min_batches=None,
+    drop_last=False,
+    augment=None,
+    bias_lr_scale=64.0,
+    lr_start_factor=0.2,
+    lr_end_factor=0.07,
+    lookahead_every=0,
+    lookahead_decay=0.95,
+    lookahead_power=3.0,
+    tta=0,
+)
+# conf/train/default.yaml is the one source of the rest: Hydra composes it, library callers get the same values here.
+TRAIN_DEFAULTS: dict[str, Any] = {**group_defaults("train"), **RECIPE_OFF}
+# The train settings the optimiser and schedule builders read beyond LitClassifier's own arguments.
+RECIPE_KEYS = ("batch_size", "bias_lr_scale", "lr_start_factor", "lr_end_factor") + tuple(
+    f"lookahead_{k}" for k in ("every", "decay", "power")
+)
 BUDGETS = ("epochs", "steps")
 
 
@@ -69,14 +88,24 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "32-true"
 
 
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
+    """Batches in one pass over ``n`` examples: the last partial one dropped (``drop_last``, airbench) or kept."""
+    return max(1, n // batch_size) if drop_last else math.ceil(n / batch_size)
+
+
+def epoch_steps(epochs: float, spe: int) -> int:
+    """Optimiser steps in ``epochs`` (fractional: airbench's 9.9) passes of ``spe`` steps, rounded up."""
+    return math.ceil(round(float(epochs) * spe, 6))
+
+
 def budget_steps(n_kept: int, pool_size: int, cfg: dict) -> tuple[int, int]:
     """(optimiser steps the budget alone gives, steps per epoch of the kept data), before the ``min_steps`` floor."""
-    bs = int(cfg["batch_size"])
-    spe = math.ceil(n_kept / bs)
+    bs, drop = int(cfg["batch_size"]), bool(cfg.get("drop_last"))
+    spe = steps_per_epoch(n_kept, bs, drop)
     if cfg["budget"] == "epochs":
-        return int(cfg["epochs"]) * spe, spe
+        return epoch_steps(cfg["epochs"], spe), spe
     if cfg["budget"] == "steps":
-        steps = cfg.get("steps") or int(cfg["epochs"]) * math.ceil(pool_size / bs)
+        steps = cfg.get("steps") or epoch_steps(cfg["epochs"], steps_per_epoch(pool_size, bs, drop))
         return int(steps), spe
     raise ValueError(f"unknown train.budget {cfg['budget']!r}; allowed: {', '.join(BUDGETS)}")
 
@@ -138,8 +167,9 @@ def _batches(
             cfg["batch_size"],
             shuffle=True,
             seed=seed,
-            augment_kind=splits.augment,
+            augment_kind=cfg.get("augment") or splits.augment,
             shard=shard,
+            drop_last=bool(cfg.get("drop_last")),
             **common,
         )
         test = TensorBatches(
@@ -152,6 +182,11 @@ def _batches(
         )
         kept_eval = TensorBatches(x_train, y_train, cfg["eval_batch_size"], shuffle=False, **common)
         return train, test, kept_eval
+    if cfg.get("augment") or cfg.get("drop_last"):
+        raise ValueError(
+            f"train.augment={cfg.get('augment')} / train.drop_last={cfg.get('drop_last')} (airbench's recipe) need a "
+            f"dataset held in memory; {splits.name} is read from folders: use its own augmentation"
+        )
     train = folder_loader(
         splits.train_set,
         pool.ids[kept],
@@ -194,10 +229,16 @@ def eval_view(train_set: Any, test_set: Any) -> Any:
 
 @torch.no_grad()
 def evaluate(
-    model: torch.nn.Module, batches: Any, device: torch.device, precision: str = "32-true", channels_last: bool = False
+    model: torch.nn.Module,
+    batches: Any,
+    device: torch.device,
+    precision: str = "32-true",
+    channels_last: bool = False,
+    tta: int = 0,
 ) -> tuple[float, float]:
-    """(error, mean cross-entropy) of ``model`` in eval mode over ``batches`` of (x, y, ...); the model's mode and
-    device are restored afterwards."""
+    """(error, mean cross-entropy) of ``model`` in eval mode over ``batches`` of (x, y, ...), with airbench's
+    test-time augmentation of level ``tta`` (``bench.train.recipe.tta_logits``); the model's mode and device are
+    restored afterwards."""
     was_training, param = model.training, next(model.parameters(), None)
     home = param.device if param is not None else device
     model.to(device).eval()
@@ -208,7 +249,7 @@ def evaluate(
         if channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(x).float()
+            logits = tta_logits(model, x, tta).float()
         loss = torch.nn.functional.cross_entropy(logits, y, reduction="sum")
         sums += torch.stack(
             [
@@ -293,9 +334,11 @@ def _train_process(
     if cfg["num_threads"]:
         torch.set_num_threads(int(cfg["num_threads"]))
     pl.seed_everything(seed, workers=True, verbose=False)
-    model, channels_last = _build_model(splits, model_cfg, cfg, device)
-    flops = flops_per_example(model, splits.model_input_shape, splits.num_classes)
     n_kept = int(len(kept))
+    cfg = {**cfg, "batch_size": recipe_batch_size(cfg["batch_size"], n_kept, cfg.get("min_batches"), world.size)}
+    model, channels_last = _build_model(splits, model_cfg, cfg, device)
+    n_init = init_from_kept(model, splits, pool, kept, seed)
+    flops = flops_per_example(model, splits.model_input_shape, splits.num_classes)
     own_steps, spe = budget_steps(n_kept, len(pool), cfg)
     total_steps, _ = plan_steps(n_kept, len(pool), cfg)
     lr = cfg["lr"] * (cfg["batch_size"] / 256.0 if cfg["lr_per_256"] else 1.0)
@@ -325,13 +368,19 @@ def _train_process(
         world,
     )
     train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
+    final, tta = _final_metrics(lit), int(cfg.get("tta") or 0)
+    if tta:
+        final, tta_info = _tta_metrics(lit, splits, cfg, device, precision, channels_last, final, tta)
     extra = {
         **({"checkpoint": ck} if ck else {}),
         **({"infobatch": dyn.summary(lit)} if dyn else {}),
         **({"world_size": world.size, "launch": world.launch} if world.size > 1 else {}),
+        **({"batch_size": int(cfg["batch_size"])} if cfg.get("min_batches") else {}),
+        **({"data_init_images": n_init} if n_init else {}),
+        **({"tta": tta_info} if tta else {}),
     }
     return {
-        **_final_metrics(lit),
+        **final,
         "train_error": train_error,
         "train_loss": train_loss,
         "curve": lit.curve,
@@ -351,6 +400,48 @@ def _train_process(
         "model": lit.model.cpu() if world.launch == "spawned" else lit.model,
         "extra": extra,
     }
+
+
+def init_from_kept(model: torch.nn.Module, splits: Splits, pool: Pool, kept: np.ndarray, seed: int) -> int:
+    """A data-dependent init (airbench's whitening layer): the model reads up to 5,000 kept training images
+    (normalised, not augmented; which ones depends on ``seed`` alone) before the first step. The number read, or 0
+    for models without one."""
+    if not needs_data_init(model):
+        return 0
+    sel = np.asarray(kept, dtype=np.int64)[data_init_positions(len(kept), seed)]
+    ids = np.asarray(pool.ids, dtype=np.int64)[sel]
+    if splits.in_memory:
+        x = normalise(splits.train_x[torch.from_numpy(ids)], splits.mean, splits.std)
+    else:
+        view = eval_view(splits.train_set, splits.test_set)
+        x = torch.stack([view[int(i)][0] for i in ids])
+    init_from_data(model, x.float())
+    return int(len(ids))
+
+
+def _tta_metrics(
+    lit: LitClassifier,
+    splits: Splits,
+    cfg: dict,
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
+    final: dict,
+    level: int,
+) -> tuple[dict, dict]:
+    """The final test metrics with test-time augmentation of ``level`` (the whole test split on every process), and
+    what the record states about them: the level and the metrics without it (the curve's last point)."""
+    if splits.in_memory:
+        common = dict(mean=splits.mean, std=splits.std, channels_last=channels_last, resize=splits.resize)
+        batches = TensorBatches(
+            splits.test_x.to(device), splits.test_y.to(device), cfg["eval_batch_size"], shuffle=False, **common
+        )
+    else:
+        ids = np.arange(len(splits.test_set))
+        batches = folder_loader(splits.test_set, ids, splits.test_y, cfg["eval_batch_size"], False, cfg["num_workers"])
+    error, loss = evaluate(lit.model, batches, device, precision, channels_last, tta=level)
+    info = {"level": level, **{f"{k}_without_tta": v for k, v in final.items()}}
+    return {"test_error": error, "test_accuracy": 1.0 - error, "test_loss": loss}, info
 
 
 def _lit(
@@ -382,6 +473,7 @@ def _lit(
         channels_last=channels_last,
         infobatch=dyn.infobatch if dyn else None,
         schedule_epochs=dyn.epochs if dyn else None,
+        recipe={k: cfg[k] for k in RECIPE_KEYS if k in cfg},
     )
 
 

@@ -27,10 +27,11 @@ def normalise(x: torch.Tensor, mean: Optional[Sequence[float]], std: Optional[Se
     return x
 
 
-def batch_crop(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Random crop of every image after zero-padding by ``pad``, one gather for the whole batch."""
+def batch_crop(x: torch.Tensor, pad: int, gen: torch.Generator, mode: str = "constant") -> torch.Tensor:
+    """Random crop of every image after padding by ``pad`` (zeros, or ``mode="reflect"``), one gather for the
+    whole batch: a translation by up to ``pad`` pixels in each direction."""
     b, c, h, w = x.shape
-    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode=mode)
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen, device=gen.device).to(x.device)
     rows = torch.arange(h, device=x.device)[None, :] + dy[:, None]  # (b, h)
@@ -54,15 +55,23 @@ def batch_shift1d(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torc
     return torch.gather(x, 2, idx[:, None, :].expand_as(x))
 
 
-AUGMENTS = ("none", "crop_flip", "crop", "flip", "shift1d")
+# airbench94's: a 2-pixel translation (reflect padding) and flips that alternate from epoch to epoch: each example
+# is flipped in the epochs of one parity, drawn once per example (TensorBatches.flip_base), so in any two
+# consecutive epochs it is seen both ways.
+ALTERNATING = "translate2_altflip"
+AUGMENTS = ("none", "crop_flip", "crop", "flip", "shift1d", ALTERNATING)
 
 
-def augment(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
-    """Apply augmentation ``kind`` (one of AUGMENTS) to a batch."""
+def augment(x: torch.Tensor, kind: str, gen: torch.Generator, flip: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Apply augmentation ``kind`` (one of AUGMENTS) to a batch; ``flip`` (a boolean per example) is the
+    alternating kind's flips of this epoch (none without it: an evaluation or a batch of no epoch)."""
     if kind not in AUGMENTS:
         raise ValueError(f"unknown augmentation {kind!r}; allowed: {', '.join(AUGMENTS)}")
     if kind == "none":
         return x
+    if kind == ALTERNATING:
+        x = batch_crop(x, 2, gen, mode="reflect")
+        return x if flip is None else torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
     if kind in ("crop_flip", "crop"):
         x = batch_crop(x, 4, gen)
     if kind in ("crop_flip", "flip"):
@@ -100,8 +109,10 @@ class TensorBatches:
         channels_last: bool = False,
         resize: Optional[int] = None,
         shard: tuple[int, int] = (0, 1),
+        drop_last: bool = False,
     ) -> None:
         self.x, self.y = x, y
+        self.drop_last = bool(drop_last) and shuffle  # training epochs only: airbench drops the last partial batch
         self.rank, self.world = int(shard[0]), int(shard[1])  # this process's shard of every batch (DDP)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -111,6 +122,10 @@ class TensorBatches:
         self.resize = int(resize) if resize and x.ndim == 4 else None
         self.gen = torch.Generator(device=x.device if x.device.type == "cuda" else "cpu")
         self.gen.manual_seed(int(seed))
+        self.epoch = -1  # the epoch being iterated, from 0 (the alternating flips' parity)
+        self.flip_base: Optional[torch.Tensor] = None  # per example: flipped in even epochs (alternating flips)
+        if self.augment_kind == ALTERNATING:
+            self.flip_base = torch.rand(x.shape[0], generator=self.gen, device=self.gen.device).to(x.device) < 0.5
         self._order: Optional[torch.Tensor] = None  # the epoch being iterated
         self._gen_after: dict[int, torch.Tensor] = {}  # batch index -> generator state after that batch
         self._resume: Optional[dict] = None
@@ -120,18 +135,24 @@ class TensorBatches:
 
     def _bounds(self, start: int) -> list[tuple[int, int]]:
         """The global batches of an epoch from position ``start`` (a multiple of the batch size) on."""
-        b = global_batches(self.x.shape[0], self.batch_size, self.world, drop_tail=self.shuffle)
+        b = global_batches(self._n_used(), self.batch_size, self.world, drop_tail=self.shuffle)
         return b[start // self.batch_size :]
+
+    def _n_used(self) -> int:
+        """Positions an epoch uses: all, or whole batches only (``drop_last``, at least one batch)."""
+        n = self.x.shape[0]
+        return max(min(n, self.batch_size), n - n % self.batch_size) if self.drop_last else n
 
     def state_after(self, batch_idx: int) -> dict:
         """The stream's state once batch ``batch_idx`` of the current epoch has been used: what ``load_state_dict``
         needs to continue with batch ``batch_idx + 1`` (or the next epoch), exactly as an uninterrupted run would."""
         start = (batch_idx + 1) * self.batch_size
-        done = start >= global_batches(self.x.shape[0], self.batch_size, self.world, self.shuffle)[-1][1]
+        done = start >= global_batches(self._n_used(), self.batch_size, self.world, self.shuffle)[-1][1]
         return {
             "order": None if done or self._order is None else self._order.cpu(),
             "start": 0 if done else start,
             "gen": self._gen_after[batch_idx].clone(),
+            "epoch": self.epoch + 1 if done else self.epoch,  # the epoch the next batch belongs to
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -144,6 +165,7 @@ class TensorBatches:
         resume, self._resume = self._resume, None
         if resume is not None:
             self.gen.set_state(resume["gen"])
+        self.epoch = int(resume.get("epoch", self.epoch + 1)) if resume is not None else self.epoch + 1
         start = resume["start"] if resume is not None and resume["order"] is not None else 0
         if start:
             order = resume["order"].to(dev)
@@ -166,10 +188,14 @@ class TensorBatches:
                 self._gen_after.pop(b - 4, None)
             yield xb[mine], self.y[pos][mine], pos[mine]
 
-    def _inputs(self, pos: torch.Tensor) -> torch.Tensor:
-        """The model inputs of positions ``pos``: normalised, augmented (one draw of ``self.gen``), resized."""
+    def _inputs(self, pos: torch.Tensor, epoch: Optional[int] = None) -> torch.Tensor:
+        """The model inputs of positions ``pos``: normalised, augmented (one draw of ``self.gen``; the alternating
+        flips of ``epoch``, by default the epoch being iterated), resized."""
         xb = normalise(self.x[pos], self.mean, self.std)
-        xb = augment(xb, self.augment_kind, self.gen)
+        flip = None
+        if self.flip_base is not None:
+            flip = self.flip_base[pos] ^ bool((self.epoch if epoch is None else epoch) % 2)
+        xb = augment(xb, self.augment_kind, self.gen, flip)
         if self.resize:  # e.g. 32 -> 224 px to fine-tune an ImageNet-pretrained ViT, batched on the device
             xb = torch.nn.functional.interpolate(
                 xb, size=(self.resize, self.resize), mode="bilinear", align_corners=False
@@ -178,12 +204,15 @@ class TensorBatches:
             xb = xb.contiguous(memory_format=torch.channels_last)
         return xb
 
-    def iter_positions(self, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Batches over the given positions in the given order (a dynamic-pruning plan): ``(x, y, pos)``."""
+    def iter_positions(
+        self, order: torch.Tensor, epoch: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Batches over the given positions in the given order (a dynamic-pruning plan of data epoch ``epoch``):
+        ``(x, y, pos)``."""
         order = order.to(self.x.device)
         for i in range(0, order.numel(), self.batch_size):
             pos = order[i : i + self.batch_size]
-            yield self._inputs(pos), self.y[pos], pos
+            yield self._inputs(pos, epoch), self.y[pos], pos
 
     def gen_state(self) -> torch.Tensor:
         return self.gen.get_state()
@@ -295,7 +324,7 @@ class PlannedFolderBatches(DataLoader):
     """A DataLoader over a folder dataset whose epochs follow dynamic-pruning plans (``iter_positions``); the
     workers read ahead only within a plan, so the next plan sees every loss of the current one."""
 
-    def iter_positions(self, order: torch.Tensor) -> Iterator:
+    def iter_positions(self, order: torch.Tensor, epoch: int = 0) -> Iterator:
         self.sampler.order = order.cpu().tolist()
         return iter(self)
 

@@ -80,7 +80,7 @@ class InfoBatchStream:
             if self.plan is None:
                 self.plan, self.offset = self.ib.plan(self.epoch, prune=self.prunes(self.epoch)), 0
             pos, weights = self.plan
-            for xb, yb, pb in self.base.iter_positions(pos[self.offset :]):
+            for xb, yb, pb in self.base.iter_positions(pos[self.offset :], self.epoch):
                 start, self.offset = self.offset, self.offset + int(pb.shape[0])
                 plan = {
                     "weight": weights[start : self.offset],

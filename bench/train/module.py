@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from bench.train.optim import OPTIMIZERS, SCHEDULES, lr_factor, param_groups  # noqa: F401  (re-exported)
+from bench.train.recipe import Lookahead
 
 
 def _cache_hook_signature_checks() -> None:
@@ -49,44 +51,6 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
-    """Weight decay on weights; none on biases and normalisation parameters unless asked (the paper's recipe)."""
-    if decay_norm_and_bias:
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
-    decay, no_decay = [], []
-    for module in model.modules():
-        for name, p in module.named_parameters(recurse=False):
-            if not p.requires_grad:
-                continue
-            is_norm = isinstance(module, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))
-            (no_decay if is_norm or name == "bias" or p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def lr_factor(step: int, total: int, schedule: str, warmup: float, milestones: tuple, gamma: float) -> float:
-    """Multiplier of the base learning rate at optimiser step ``step`` of ``total``.
-
-    ``warmup`` and ``milestones`` are fractions of the whole run (so a compute-matched run stretches them);
-    a multistep milestone ``m`` decays the rate from step ``round(m * total)`` on.
-    """
-    t = step / max(total, 1)
-    if warmup > 0 and t < warmup:
-        return (step + 1) / max(1.0, warmup * total)
-    if schedule == "constant":
-        return 1.0
-    if schedule == "cosine":
-        u = (t - warmup) / max(1e-12, 1 - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, u)))
-    if schedule == "linear":
-        u = (t - warmup) / max(1e-12, 1 - warmup)
-        return max(0.0, 1 - u)
-    if schedule == "multistep":
-        # a milestone falls on the step nearest m x total: 6-decimal fractions such as 0.571429 (60/105)
-        # must not land one step late
-        return gamma ** sum(step >= round(m * total) for m in milestones)
-    raise ValueError(f"unknown train.schedule {schedule!r}; allowed: constant, cosine, linear, multistep")
-
-
 class LitClassifier(pl.LightningModule):
     """Trains ``model`` with cross-entropy; evaluates on the test split and keeps the curve in ``self.curve``."""
 
@@ -110,6 +74,7 @@ class LitClassifier(pl.LightningModule):
         channels_last: bool = False,
         infobatch: Any = None,
         schedule_epochs: Optional[int] = None,
+        recipe: Optional[dict] = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False  # training_step steps the optimiser and the schedule itself
@@ -125,6 +90,7 @@ class LitClassifier(pl.LightningModule):
             warmup=warmup,
             milestones=tuple(milestones),
             gamma=gamma,
+            **(recipe or {}),
         )
         self.label_smoothing = label_smoothing
         self.total_steps = total_steps
@@ -146,6 +112,13 @@ class LitClassifier(pl.LightningModule):
         self._world = 1  # processes training this model together (DDP), from the trainer at the start
         self._plain_backward = False  # loss.backward() itself: one process, no loss scaling (on_train_start)
         self._opt_sched: Optional[tuple] = None  # the optimiser and scheduler, looked up once per fit
+        every = int(self.hp.get("lookahead_every") or 0)  # airbench's lookahead (EMA) of the weights; 0 = none
+        self.lookahead = (
+            Lookahead(every, self.hp.get("lookahead_decay", 0.95), self.hp.get("lookahead_power", 3.0))
+            if every
+            else None
+        )
+        self._frozen_fn = None  # the model's frozen_parameters(epoch), when it has one (airbench's whitening bias)
 
     # Attributes Lightning and this module set on every step or hook: plain values, never parameters, buffers or
     # submodules, so they skip nn.Module.__setattr__'s registry checks (about 5% of a small student's step time).
@@ -160,6 +133,7 @@ class LitClassifier(pl.LightningModule):
             "_progress",
             "examples_per_epoch",
             "_opt_sched",
+            "_frozen_fn",
         }
     )
 
@@ -180,6 +154,9 @@ class LitClassifier(pl.LightningModule):
             "bf16-true",
             "64-true",
         )
+        self._frozen_fn = getattr(self.model, "frozen_parameters", None)
+        if self.lookahead is not None:
+            self.lookahead.start(self.model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -210,13 +187,24 @@ class LitClassifier(pl.LightningModule):
         if self.global_step % self.check_finite_every == 0:
             self._raise_if_nonfinite()
         opt, sched = self._opt_sched or (self.optimizers(), self.lr_schedulers())
+        done = int(self.global_step)
         opt.zero_grad(set_to_none=True)
         if self._plain_backward:
             loss.backward()
         else:
             self.manual_backward(loss)
+        if self._frozen_fn is not None:  # no gradient: the optimiser skips them (no step, momentum or decay)
+            for p in self._frozen_fn(self.epochs_done if self.infobatch is not None else done / self.steps_per_epoch):
+                p.grad = None
         opt.step()
         sched.step()
+        if self.lookahead is not None:
+            self.lookahead.after_step(self.model, done + 1, self.total_steps)
+
+    def on_train_end(self) -> None:
+        """An InfoBatch run under an epochs budget may end before its nominal steps: the model is the average."""
+        if self.lookahead is not None and int(self.global_step) < self.total_steps:
+            self.lookahead.finish(self.model)
 
     def weighted_loss(self, logits: torch.Tensor, y: torch.Tensor, pos: torch.Tensor, plan: dict) -> torch.Tensor:
         """Dynamic pruning's loss: the mean of the per-example cross-entropies times the plan's weights (1/(1-ratio)
@@ -306,6 +294,7 @@ class LitClassifier(pl.LightningModule):
             "examples_per_epoch": list(self.examples_per_epoch),
             "epochs_done": self.epochs_done,
             "progress": self._progress,
+            "lookahead": self.lookahead.state_dict() if self.lookahead is not None else None,
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -319,25 +308,17 @@ class LitClassifier(pl.LightningModule):
         self.examples_seen = int(state.get("examples_seen", 0))
         self.examples_per_epoch = list(state.get("examples_per_epoch", []))
         self.epochs_done, self._progress = float(state.get("epochs_done", 0.0)), state.get("progress")
+        if self.lookahead is not None:
+            self.lookahead.load_state_dict(state.get("lookahead"))
 
     def configure_optimizers(self):
         hp = self.hp
-        groups = param_groups(self.model, hp["weight_decay"], hp["decay_norm_and_bias"])
-        if hp["optimizer"] == "sgd":
-            opt = torch.optim.SGD(
-                groups, lr=hp["lr"], momentum=hp["momentum"], nesterov=hp["nesterov"] and hp["momentum"] > 0
-            )
-        elif hp["optimizer"] == "adamw":
-            opt = torch.optim.AdamW(groups, lr=hp["lr"])
-        elif hp["optimizer"] == "adam":
-            opt = torch.optim.Adam(groups, lr=hp["lr"])
-        else:
-            raise ValueError(f"unknown train.optimizer {hp['optimizer']!r}; allowed: sgd, adamw, adam")
-        total = self.total_steps
+        opt = OPTIMIZERS.get(hp["optimizer"])(self.model, hp)
+        schedule, total = SCHEDULES.get(hp["schedule"]), self.total_steps
 
         def factor(step: int) -> float:  # by optimiser step, or by epoch progress (mapped onto the total)
             at = step if self._progress is None else self._progress * total
-            return lr_factor(at, total, hp["schedule"], hp["warmup"], hp["milestones"], hp["gamma"])
+            return schedule(at, total, hp)
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
