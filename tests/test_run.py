@@ -94,7 +94,10 @@ def test_bad_sweep_value_fails_before_any_training(_isolated_env):
     "override,message",
     [
         ("dataset=imaginary", "Could not find 'dataset/imaginary'"),
-        ("model.name=transformerXL", "unknown model 'transformerXL'; allowed: airbench, cnn1d, mlp, perceptron, resnet18"),
+        (
+            "model.name=transformerXL",
+            "unknown model 'transformerXL'; allowed: airbench, cnn1d, mlp, perceptron, resnet18",
+        ),
         ("metric.name=vibes", "unknown metric 'vibes'; allowed:"),
         ("prune.strategy=keep_middle", "unknown prune.strategy 'keep_middle'; allowed: keep_hard, keep_easy"),
         ("prune.keep=0", "prune.keep=0 is not allowed: it must lie in (0, 1]"),
