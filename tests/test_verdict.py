@@ -190,10 +190,13 @@ def test_paired_gain_uses_seed_pairs_and_welch_otherwise():
 
 
 def test_gains_vs_random_at_matched_n():
-    cells_r = {(1.0, 1000): 0.20, (0.5, 2000): 0.21, (1.0, 2000): 0.15}
-    cells_m = {(1.0, 1000): 0.20, (0.5, 2000): 0.17, (1.0, 2000): 0.15}
+    full = {(1.0, 1000): 0.20, (1.0, 2000): 0.15}  # the full pool, recorded once (metric none)
     off = {0: 0.01, 1: -0.01, 2: 0.0}
-    df = pd.DataFrame(_rows("random", "keep_hard", cells_r, noise=off) + _rows("el2n", "keep_hard", cells_m, noise=off))
+    df = pd.DataFrame(
+        _rows("random", "keep_hard", {(0.5, 1000): 0.3, (0.5, 2000): 0.21}, noise=off)
+        + _rows("el2n", "keep_hard", {(0.5, 1000): 0.3, (0.5, 2000): 0.17}, noise=off)
+        + _rows("none", "keep_hard", full, noise=off)
+    )
     g = gains_vs_baseline(pareto_frontier(df)).set_index("x")
     assert g.loc[1000, "gain"] == pytest.approx(0.03) and g.loc[1000, "gain_lo"] > 0
     assert g.loc[1000, "keep"] == 0.5 and g.loc[1000, "baseline_keep"] == 1.0
@@ -243,12 +246,13 @@ def _sweep(root: Path, *, undertrained_bend: bool = True) -> int:
                     if undertrained_bend and n <= 125:
                         err, train_error = err * 1.6, 0.2
                     err *= math.exp(rng.normal(0, 0.03))
-                    d = root / metric
+                    if keep == 1.0 and metric != "random":
+                        continue  # the full pool is one experiment: recorded once, as metric none (canonical form)
+                    m = "none" if keep == 1.0 else metric
+                    d = root / m
                     d.mkdir(parents=True, exist_ok=True)
                     (d / f"r{i}.json").write_text(
-                        json.dumps(
-                            _record(i, metric=metric, keep=keep, pool=pool, seed=s, err=err, train_error=train_error)
-                        )
+                        json.dumps(_record(i, metric=m, keep=keep, pool=pool, seed=s, err=err, train_error=train_error))
                     )
                     i += 1
     return i
@@ -395,9 +399,8 @@ def test_readme_quotes_the_committed_calibration():
 
 
 def test_infobatch_runs_are_rules_even_on_random_or_full_data():
-    cells = {(1.0, 1000): 0.20, (0.5, 2000): 0.21}
     rows = (
-        _rows("random", "keep_hard", cells)
+        _rows("random", "keep_hard", {(0.5, 2000): 0.21})
         + _rows("random", "infobatch", {(0.5, 2000): 0.18})
         + _rows("none", "infobatch", {(1.0, 1000): 0.17})
         + _rows("none", "keep_hard", {(1.0, 1000): 0.20})

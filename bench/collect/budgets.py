@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from . import compute as cp
-from .verdict import DYNAMIC_STRATEGIES, match_mask
+from .reference import is_full_reference
+from .verdict import match_mask
 
 RULE = ["dataset", "model", "metric", "strategy"]
 
@@ -133,7 +134,7 @@ def plot_budgets(cells: pd.DataFrame, out_dir, formats: Sequence[str]) -> list[s
 
     paths = []
     for (ds, model, pool), g in cells.groupby(["dataset", "model", "pool_size"], sort=True):
-        is_full = (g["metric"] == "none") & ~g["strategy"].isin(DYNAMIC_STRATEGIES)  # the full pool, unpruned
+        is_full = is_full_reference(g)  # the full pool, unpruned: one predicate for every part of the collector
         full = g.loc[is_full].sort_values("examples_seen")
         rules = sorted(set(zip(g.loc[~is_full, "metric"], g.loc[~is_full, "strategy"])))
         keeps = sorted(set(g["keep"]) - {1.0}) or [1.0]

@@ -27,13 +27,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .reference import DYNAMIC_STRATEGIES
+
 __all__ = ["answer_lines", "gains_vs_baseline", "paired_gain", "verdict_table"]
 
 _GROUP = ("dataset", "model", "metric", "strategy")
 #: Metrics that are references, not pruning rules: ``none`` is the full-data (keep = 1) learning curve. Under a
 #: dynamic strategy (InfoBatch prunes during training) they are rules like any other.
 REFERENCE_METRICS = ("none",)
-DYNAMIC_STRATEGIES = ("infobatch",)
 
 
 def _is_rule(df: pd.DataFrame, baseline: str) -> np.ndarray:
@@ -101,8 +102,10 @@ def gains_vs_baseline(
 ) -> pd.DataFrame:
     """Gain of every non-baseline frontier point over the baseline's frontier point at the same x.
 
-    The baseline is the same strategy's baseline run when it exists (random pruning under keep_hard and
-    under keep_easy are different random subsets), else any strategy of the baseline metric.
+    The baseline is the baseline metric under the rule's static selection when it exists (random pruning under
+    keep_hard and under keep_easy are different random subsets; an InfoBatch rule's kept set is picked by its
+    ``static_strategy``, keep_hard by default), else another static strategy of the baseline metric (named in
+    ``baseline_strategy``).
     """
     if frontier.empty or "metric" not in frontier:
         return pd.DataFrame()
@@ -115,8 +118,8 @@ def gains_vs_baseline(
         cand = bases.get(tuple(r[c] for c in share))
         if cand is None or cand.empty:
             continue
-        same = cand.loc[cand["strategy"] == r["strategy"]]
-        b = (same if len(same) else cand).iloc[0]
+        same = cand.loc[cand["strategy"] == _static_strategy(r)]
+        b = (same if len(same) else cand.sort_values("strategy")).iloc[0]
         g = paired_gain(_seed_errors(b["seed_errors"]), _seed_errors(r["seed_errors"]), ci)
         rows.append(
             {
@@ -133,6 +136,14 @@ def gains_vs_baseline(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _static_strategy(r) -> str:
+    """The static selection behind a frontier row: its strategy, or for a dynamic rule its ``static_strategy``."""
+    if r["strategy"] not in DYNAMIC_STRATEGIES:
+        return r["strategy"]
+    s = r.get("static_strategy")
+    return s if isinstance(s, str) and s and s not in DYNAMIC_STRATEGIES else "keep_hard"
 
 
 def pruned_gains(gains: pd.DataFrame) -> pd.DataFrame:
