@@ -16,6 +16,7 @@ import pytest
 
 from bench.collect import collect, fit_curve
 from bench.collect.calibrate import EXPECTED, calibrate, synthetic_curve
+from bench.collect.flagged import flag_cells
 from bench.collect.frontier import fit_frontiers, pareto_frontier
 from bench.collect.verdict import gains_vs_baseline, paired_gain
 
@@ -273,11 +274,28 @@ def swept(tmp_path_factory):
 def test_collector_flags_undertrained_runs_and_leaves_them_out(swept):
     root, n, out = swept
     runs = out["runs"]
-    flagged = runs.loc[runs["undertrained"]]
+    flagged = runs.loc[runs["flagged_cell"]]
     assert len(flagged) == 2 * 3 * 1 and (flagged["n_train"] == 125).all()
     assert 125 not in set(out["frontier"]["x"])
     md = (Path(out["out_dir"]) / "report.md").read_text()
-    assert "did not fit their training data (6)" in md
+    assert "did not fit their training data (2 cells, 6 runs)" in md
+    assert "With the flagged cells included:" in md and out["answer_with_flagged"]
+
+
+def test_cells_are_flagged_whole_by_their_median_never_seed_by_seed():
+    rows = []
+    for s, (te_one, te_two) in enumerate([(0.2, 0.2), (0.0, 0.2), (0.0, 0.0)]):
+        rows += [
+            {"metric": "el2n", "keep": 0.5, "pool_size": 100, "seed": s, "train_error": te_one, "test_error": 0.3},
+            {"metric": "el2n", "keep": 0.5, "pool_size": 200, "seed": s, "train_error": te_two, "test_error": 0.2},
+        ]
+    df = pd.DataFrame(rows).assign(dataset="d", model="m", strategy="keep_hard")
+    out = flag_cells(df, 0.05).set_index(["pool_size", "seed"])
+    # pool 100: one seed of three above 5% -> median 0 -> the cell stays, with all its seeds (that seed too)
+    assert not out.loc[100, "flagged_cell"].any() and out.loc[(100, 0), "undertrained"]
+    # pool 200: two of three above -> median 0.2 -> the whole cell is flagged, the seed that fitted too
+    assert out.loc[200, "flagged_cell"].all() and not out.loc[(200, 2), "undertrained"]
+    assert flag_cells(df, None)["flagged_cell"].sum() == 0
 
 
 def test_collector_verdicts_random_power_law_el2n_bends_below(swept):
@@ -305,7 +323,7 @@ def test_report_leads_with_the_answer(swept):
             "## Summary",
             "## Key figures",
             "## Detailed fits",
-            "## Flagged runs",
+            "## Flagged cells",
             "## Command and configuration",
         )
     ]

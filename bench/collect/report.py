@@ -40,6 +40,7 @@ from . import compute as cp
 from . import frontier as fr
 from . import panels, plots
 from . import verdict as vd
+from .flagged import flag_cells, flagged_cells_table
 from .table import LoadResult, load
 
 __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
@@ -66,8 +67,9 @@ class NoRecordsError(ValueError):
     """Raised when the given paths contain no run records at all, or none that succeeded."""
 
 
-#: Runs whose final error on their own kept set is above this did not fit their training data: they are
-#: flagged ``undertrained`` and left out of the fits, frontiers and verdicts (listed in the report).
+#: Runs whose final error on their own kept set is above this did not fit their training data. A cell whose
+#: seeds' median is above it is flagged as a whole and left out of the scaling fits, frontiers and verdicts
+#: (never a seed on its own; compute-budget analyses keep every run): :mod:`bench.collect.flagged`.
 MAX_TRAIN_ERROR = 0.05
 
 
@@ -95,9 +97,10 @@ def collect(
     ``$WANDB_PROJECT`` or ``data-pruning``) or a project name. ``x``: x-variable spec (see
     :mod:`bench.collect.frontier`). ``n_boot``/``seed``: bootstrap replicates per fit and the base RNG seed
     (deterministic). ``baseline_metric``: the reference of gains and verdicts (random pruning). ``context``:
-    settings that split curves (runs differing in them are never pooled). ``max_train_error``: runs whose
-    final error on their kept set exceeds it are flagged ``undertrained`` and left out of fits (``None``:
-    keep every run).
+    settings that split curves (runs differing in them are never pooled). ``max_train_error``: a cell whose
+    seeds' median final error on their kept set exceeds it is flagged (``flagged_cell``) and left out of the
+    scaling fits, frontiers and verdicts as a whole; the answer is also given with it (``answer_with_flagged``);
+    compute-budget analyses keep every run (``None``: flag nothing).
 
     Returns a dict with ``out_dir``, ``files``, ``plots``, ``n_ok``, ``n_failed``, the frames (``runs``,
     ``failed``, ``fits``, ``frontier``, ``curves``, ``gains``, ``verdicts``, ``droppable``, ...), ``answer``
@@ -126,11 +129,11 @@ def collect(
         f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
         f"tolerance={tolerance!r}, x={x!r}, n_boot={n_boot!r}, seed={seed!r})"
     )
-    ok = flag_undertrained(loaded.ok, max_train_error)
+    ok = flag_undertrained(loaded.ok, max_train_error, fr.resolve_context(loaded.ok, context))
     ok["examples_seen"] = cp.examples_seen(ok) if len(ok) else pd.Series(dtype=float)  # usable as --x
     ctx_cols = fr.resolve_context(ok, context)
     res = _analyse(
-        ok.loc[~ok["undertrained"]],
+        ok,
         x=x,
         n_boot=n_boot,
         seed=seed,
@@ -195,19 +198,10 @@ def _require_records(loaded: LoadResult, paths: list[str], out_dir: Path) -> Non
         )
 
 
-def flag_undertrained(ok: pd.DataFrame, max_train_error: float | None) -> pd.DataFrame:
-    """Copy of ``ok`` with ``undertrained``: final error on the kept set above ``max_train_error``.
-
-    Records without ``train_error`` (older records, or students that do not report it) are not flagged.
-    """
-    out = ok.copy()
-    te = (
-        pd.to_numeric(out["train_error"], errors="coerce")
-        if "train_error" in out
-        else pd.Series(np.nan, index=out.index)
-    )
-    out["undertrained"] = (te > max_train_error).fillna(False).astype(bool) if max_train_error is not None else False
-    return out
+def flag_undertrained(ok: pd.DataFrame, max_train_error: float | None, context: Sequence[str] = ()) -> pd.DataFrame:
+    """Copy of ``ok`` with the run-level ``undertrained`` and the cell-level ``flagged_cell`` (median train error
+    of the cell's seeds above ``max_train_error``): :func:`bench.collect.flagged.flag_cells`."""
+    return flag_cells(ok, max_train_error, context)
 
 
 def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: dict, cfg: dict) -> dict[str, str]:
@@ -245,27 +239,29 @@ def _write_reports(sections, out_dir: Path) -> dict[str, str]:
 
 
 # =========================================================================== analysis
-def _analyse(
-    ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float, context: Sequence[str], baseline: str
-) -> dict[str, pd.DataFrame]:
+def _empty_analysis() -> dict[str, Any]:
     empty = pd.DataFrame()
+    names = ("curves", "frontier", "error_vs_keep", "gains", "verdicts", "droppable", "class_balance", "compute")
+    return {
+        **{n: empty for n in names},
+        "fits": pd.DataFrame(columns=["kind", *FITS_COLUMNS]),
+        "answer": [],
+        "answer_with_flagged": [],
+        "budget_cells": empty,
+        "budgets": empty,
+        "budget_holdout": empty,
+        "flagged_cells": empty,
+    }
+
+
+def _analyse(
+    runs: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float, context: Sequence[str], baseline: str
+) -> dict[str, pd.DataFrame]:
+    """Scaling analyses on the runs of unflagged cells; compute-budget analyses on every run."""
+    flagged = runs["flagged_cell"].astype(bool) if "flagged_cell" in runs else pd.Series(False, index=runs.index)
+    ok = runs.loc[~flagged]
     if ok.empty:
-        fits = pd.DataFrame(columns=["kind", *FITS_COLUMNS])
-        return {
-            "curves": empty,
-            "fits": fits,
-            "frontier": empty,
-            "error_vs_keep": empty,
-            "gains": empty,
-            "verdicts": empty,
-            "droppable": empty,
-            "class_balance": empty,
-            "compute": empty,
-            "answer": [],
-            "budget_cells": empty,
-            "budgets": empty,
-            "budget_holdout": empty,
-        }
+        return _empty_analysis()
     curves = fr.learning_curves(ok, x=x, context=context)
     fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
@@ -278,25 +274,46 @@ def _analyse(
     ctx_cols = fr.resolve_context(ok, context)
     gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
     verdicts = vd.verdict_table(front, fits, gains, context=ctx_cols)
-    compute = cp.fit_compute_laws(ok, n_boot=n_boot, seed=seed)
-    cells = bg.budget_cells(ok)
-    budgets = bg.best_keep_by_budget(cells, compute) if not cells.empty else pd.DataFrame()
+    budget = _budget_analysis(runs, n_boot=n_boot, seed=seed)
     return {
         "curves": curves,
         "fits": fits,
         "frontier": front,
         "gains": gains,
         "verdicts": verdicts,
-        "answer": (bg.answer_lines(budgets) if not budgets.empty else [])  # a compute study's own question first
+        "answer": (bg.answer_lines(budget["budgets"]) if not budget["budgets"].empty else [])
         + vd.answer_lines(verdicts, gains, baseline, ctx_cols),
-        "budget_cells": cells,
-        "budgets": budgets,
-        "budget_holdout": bg.holdout_largest_budget(ok) if not cells.empty else pd.DataFrame(),
+        "answer_with_flagged": _answer_with_flagged(runs, flagged, x=x, context=context, baseline=baseline),
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
         "class_balance": fr.class_balance(ok),
-        "compute": compute,
+        "flagged_cells": flagged_cells_table(runs, ctx_cols),
+        **budget,
     }
+
+
+def _budget_analysis(runs: pd.DataFrame, *, n_boot: int, seed: int) -> dict[str, pd.DataFrame]:
+    """Compute fits, best keep per budget and the held-out check, on every run (flagged cells too)."""
+    compute = cp.fit_compute_laws(runs, n_boot=n_boot, seed=seed)
+    cells = bg.budget_cells(runs)
+    empty = pd.DataFrame()
+    return {
+        "compute": compute,
+        "budget_cells": cells,
+        "budgets": bg.best_keep_by_budget(cells, compute) if not cells.empty else empty,
+        "budget_holdout": bg.holdout_largest_budget(runs) if not cells.empty else empty,
+    }
+
+
+def _answer_with_flagged(runs: pd.DataFrame, flagged: pd.Series, *, x, context, baseline: str) -> list[str]:
+    """The gain part of the answer with the flagged cells included (empty when no cell is flagged)."""
+    if not flagged.any():
+        return []
+    front = fr.pareto_frontier(runs, x=x, context=context)
+    ctx_cols = fr.resolve_context(runs, context)
+    gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
+    verdicts = vd.verdict_table(front, pd.DataFrame(columns=["kind"]), gains, context=ctx_cols)
+    return vd.answer_lines(verdicts, gains, baseline, ctx_cols, shape=False)
 
 
 def _order_fits(fits: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFrame:
@@ -489,20 +506,39 @@ def _best_keep_table(gains: pd.DataFrame, ctx_cols: Sequence[str], max_cols: int
     return _drop_constant(pd.DataFrame(rows), keys)
 
 
+def _flag_answer(ok: pd.DataFrame, res: dict) -> list:
+    """How many cells are flagged, by which criterion, and the answer with them included."""
+    cells = res.get("flagged_cells")
+    n_runs = int(ok["undertrained"].sum()) if "undertrained" in ok else 0
+    if cells is None or cells.empty:
+        if not n_runs:
+            return []
+        return [
+            (
+                "p",
+                f"{n_runs} run(s) ended above the training-error threshold, but no cell's median did: every run is "
+                "in the analysis (no seed is ever dropped on its own; see 'Flagged cells').",
+                None,
+            )
+        ]
+    S = [
+        (
+            "p",
+            f"⚠ {len(cells)} cell(s) ({int(cells['seeds'].sum())} runs) did not fit their training data: the median "
+            "training error of the cell's seeds is above the threshold. The answer above leaves these cells out "
+            "of the scaling fits, frontiers and verdicts, all seeds together (compute-budget tables keep every "
+            "run); see 'Flagged cells'. With the flagged cells included:",
+            None,
+        )
+    ]
+    return S + [("p", line, None) for line in res.get("answer_with_flagged") or []]
+
+
 def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_paths: list[str]) -> list:
     S: list[tuple[str, str, Any]] = [("h2", "Answer", None)]
     for line in res.get("answer") or []:
         S.append(("p", line, None))
-    n_flag = int(ok["undertrained"].sum()) if "undertrained" in ok else 0
-    if n_flag:
-        S.append(
-            (
-                "p",
-                f"⚠ {n_flag} run(s) did not fit their training data (train error above the threshold) "
-                "and are left out of every fit, frontier and verdict; see 'Flagged runs'.",
-                None,
-            )
-        )
+    S += _flag_answer(ok, res)
     for note in _mixed_settings_notes(ok):
         S.append(("p", "⚠ " + note, None))
     S.append(("h2", "Summary: each rule against random pruning", None))
@@ -610,27 +646,19 @@ def _detail_sections(
 
 def _flagged_sections(loaded: LoadResult, ok: pd.DataFrame) -> list:
     S: list[tuple[str, str, Any]] = []
-    flagged = ok.loc[ok["undertrained"]] if "undertrained" in ok else ok.iloc[:0]
-    S.append(("h2", f"Flagged runs: did not fit their training data ({len(flagged)})", None))
-    cols = [
-        c
-        for c in (
-            "run_id",
-            "metric",
-            "strategy",
-            "keep",
-            "pool_size",
-            "n_train",
-            "seed",
-            "steps",
-            "epochs",
-            "train_error",
-            "test_error",
-        )
-        if c in flagged
-    ]
+    cells = flagged_cells_table(ok, [c for c in fr.CONTEXT_KEYS if c in ok.columns])
+    n_runs = int(cells["seeds"].sum()) if len(cells) else 0
+    S.append(("h2", f"Flagged cells: did not fit their training data ({len(cells)} cells, {n_runs} runs)", None))
     S.append(
-        ("table", "Left out of fits, frontiers and verdicts." if len(flagged) else "", _pretty(flagged[cols].head(100)))
+        (
+            "table",
+            "A cell (metric, strategy, keep, pool, context) is flagged when the median training error of its seeds "
+            "is above the threshold; flagged cells are left out of the scaling fits, frontiers and verdicts with "
+            "all their seeds, and kept in the compute-budget tables. No seed is dropped on its own."
+            if len(cells)
+            else "",
+            _pretty(cells.drop(columns=[c for c in ("dataset", "model") if c in cells]).head(100)),
+        )
     )
     failed = loaded.failed
     S.append(("h2", f"Failed or unusable records ({len(failed)})", None))

@@ -239,9 +239,14 @@ def _fmt_gain(r) -> str:
 
 
 def answer_lines(
-    verdicts: pd.DataFrame, gains: pd.DataFrame, baseline: str = "random", context: Sequence[str] = ()
+    verdicts: pd.DataFrame,
+    gains: pd.DataFrame,
+    baseline: str = "random",
+    context: Sequence[str] = (),
+    *,
+    shape: bool = True,
 ) -> list[str]:
-    """Plain-language answers, one per (dataset, model, context) group."""
+    """Plain-language answers, one per (dataset, model, context) group (``shape=False``: the gains only)."""
     if verdicts.empty:
         return ["No frontier could be formed: nothing to compare."]
     out = []
@@ -251,11 +256,11 @@ def answer_lines(
         k = dict(zip(gkeys, key if isinstance(key, tuple) else (key,)))
         where = ", ".join(f"{c}={k[c]}" for c in shown if c != "x_var" and pd.notna(k[c]))
         g = _match_all(gains, k) if not gains.empty else gains
-        out.append(f"**{where}**: " + _group_answer(v, g, baseline))
+        out.append(f"**{where}**: " + _group_answer(v, g, baseline, shape))
     return out
 
 
-def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
+def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str, shape: bool = True) -> str:
     parts = []
     base = v.loc[_is_baseline(v, baseline)]
     base_shape = base["shape"].iloc[0] if len(base) else "absent"
@@ -276,6 +281,8 @@ def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
         )
         n_any = int((rules["n_better"] > 0).sum())
         parts.append(f"{n_any} of {len(rules)} rules beat {baseline} at some n (interval above 0).")
+    if not shape:
+        return " ".join(parts)
     bends = rules.loc[rules["shape"] == "bends below"]
     parts.append(
         f"{baseline}'s frontier: {base_shape}; "
