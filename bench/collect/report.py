@@ -218,6 +218,7 @@ def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: di
         "error_vs_keep.csv": res["error_vs_keep"],
         "droppable.csv": res["droppable"],
         "compute_fits.csv": res["compute"],
+        "compute_rule_fits.csv": res["compute_rules"],
         "budgets.csv": res["budgets"],
         "budget_holdout.csv": res["budget_holdout"],
         "class_balance.csv": res["class_balance"],
@@ -242,6 +243,7 @@ def _write_reports(sections, out_dir: Path) -> dict[str, str]:
 def _empty_analysis() -> dict[str, Any]:
     empty = pd.DataFrame()
     names = ("curves", "frontier", "error_vs_keep", "gains", "verdicts", "droppable", "class_balance", "compute")
+    names += ("compute_rules",)
     return {
         **{n: empty for n in names},
         "fits": pd.DataFrame(columns=["kind", *FITS_COLUMNS]),
@@ -297,11 +299,13 @@ def _budget_analysis(runs: pd.DataFrame, *, n_boot: int, seed: int) -> dict[str,
     compute = cp.fit_compute_laws(runs, n_boot=n_boot, seed=seed)
     cells = bg.budget_cells(runs)
     empty = pd.DataFrame()
+    rule_fits = bg.fit_rule_laws(runs, n_boot=n_boot, seed=seed) if not cells.empty else empty
     return {
         "compute": compute,
+        "compute_rules": rule_fits,
         "budget_cells": cells,
-        "budgets": bg.best_keep_by_budget(cells, compute) if not cells.empty else empty,
-        "budget_holdout": bg.holdout_largest_budget(runs) if not cells.empty else empty,
+        "budgets": bg.best_keep_by_budget(cells, rule_fits) if not cells.empty else empty,
+        "budget_holdout": bg.holdout_largest_budget(runs, n_boot=n_boot, seed=seed) if not cells.empty else empty,
     }
 
 
@@ -564,17 +568,39 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
     return S
 
 
+_BUDGET_NOTE = (
+    "Every steps-budget run is used (flagged cells too). A budget fixes the optimiser steps; examples seen differ "
+    "by partial last batches (examples_seen_ratio: smallest over largest among a budget's cells). Best keep is "
+    "chosen among the rule's keeps and its full pool (keep 1: the static full pool; pure InfoBatch for an "
+    "InfoBatch rule). The prediction is the rule's compute law (one b and τ across its keeps and full pool, a "
+    "scale per keep), drawn only where its bootstrap intervals identify b and τ (fit_status ok). At one pool a keep "
+    "has one kept-set size, so a per-keep fit pins down only a·S^b and how fast repeats lose value; it cannot "
+    "say what a different kept-set size would give."
+)
+
+
 def _budget_sections(res: dict) -> list:
-    """At a fixed pool under several step budgets: every rule at equal examples seen, and the best keep per budget
-    (observed, predicted by the compute-aware fits, and predicted for the largest budget held out of the fit)."""
+    """At a fixed pool under several step budgets: every rule at equal optimiser steps, the best keep per budget
+    (observed among all keeps and the full pool, and predicted by the identified rule laws) and the held-out check
+    against the trivial predictors."""
     if res["budgets"].empty:
         return []
     return [
-        ("h3", "Equal compute: best error over keep at each step budget (steps budget; same examples seen)", None),
+        ("h3", "Equal optimiser steps: best error over keep and the full pool at each step budget", None),
+        ("p", _BUDGET_NOTE, None),
         ("table", "", _pretty(bg.rules_at_budget(res["budgets"]))),
-        ("h3", "Best keep at each budget: observed and predicted by the compute-aware fits", None),
+        ("h3", "Best keep at each budget: observed (keeps and full pool) and predicted by the rule's law", None),
         ("table", "", _pretty(res["budgets"], fmt=".4g")),
-        ("h3", "Prediction check: fits without each rule's largest budget, best keep predicted there", None),
+        ("h3", "Compute laws per rule (shared b and τ, a scale per keep; 95% bootstrap intervals)", None),
+        ("table", "", _pretty(res.get("compute_rules", pd.DataFrame()), fmt=".3g")),
+        ("h3", "Prediction check: laws fitted without each rule's largest budget, against trivial predictors", None),
+        (
+            "p",
+            "Regret = observed error at the chosen keep − best observed error at the held-out budget, for the fit's "
+            "keep, the largest pruned keep and the full pool; fit_beats_trivial says whether the fit's regret is "
+            "below both.",
+            None,
+        ),
         ("table", "", _pretty(res["budget_holdout"], fmt=".4g")),
     ]
 
@@ -621,7 +647,10 @@ def _detail_sections(
                 "p",
                 "Per keep: error = a·e^b over the first pass of the kept set, each later pass j worth "
                 "b·0.5^(j/τ) (τ = half-life in passes), fitted on runs of different sizes and budgets "
-                "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells.",
+                "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells. Status 'ok' only "
+                "when the intervals are finite, b's below 0 and τ's inside the grid; otherwise 'not identified' and "
+                "no prediction is drawn from it. With one kept-set size per keep (one pool) a and b trade off: only "
+                "a·S^b and the decay of repeats are constrained.",
                 None,
             )
         )
