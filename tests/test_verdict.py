@@ -491,7 +491,7 @@ def _null_gains(rng, n_rules=12, n_x=20, seeds=3, effect=0.0, sd=0.01):
                     "x": 100.0 * (i + 1),
                     "keep": 0.5,
                     "baseline_keep": 0.5,
-                    "seed_diffs": json.dumps({str(s): float(v) for s, v in enumerate(d)}),
+                    "seed_log_diffs": json.dumps({str(s): float(v) for s, v in enumerate(d)}),
                     "gain_lo": d.mean() - 4.303 * d.std(ddof=1) / np.sqrt(seeds),
                 }
             )

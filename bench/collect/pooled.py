@@ -4,8 +4,10 @@ Per-n intervals (``gains.csv``) are exploratory: a rule has about 20 n, and "an 
 for roughly 40% of rules with no effect at all. A Bonferroni correction over those n finds nothing at 3 seeds (a t
 quantile near 20), so the test here pools the information across n instead:
 
-* the statistic is the rule's **mean gain over the n where it is in play** (either side prunes), each n weighted
-  equally: ``G = mean_n mean_s d(n, s)``, ``d = error(random) - error(rule)`` for seed ``s`` (paired by seed);
+* the statistic is the rule's **mean relative gain over the n where it is in play** (either side prunes), each n
+  weighted equally: ``G = mean_n mean_s d(n, s)``, ``d = log error(random) - log error(rule)`` for seed ``s``
+  (paired by seed; 0.05 = about 5% lower error). Errors span orders of magnitude across n, so absolute gains have
+  no common variance; relative ones do, roughly (seed noise scales with the error);
 * the seed-to-seed variance of ``d`` is **shared across n** (one pooled variance, ``df = sum_n (k_n - 1)``), so
   ``se(G) = sqrt(s2 * sum_n 1/k_n) / N``. This treats the n as independent given the shared variance (each pool
   size is its own subsample and training run); a positive correlation of one seed's gains across n would make the
@@ -16,7 +18,7 @@ quantile near 20), so the test here pools the information across n instead:
   ``(t_{1-alpha/2R} + t_{power}) * se(G)``;
 * the rule named **best** in the answer was selected on these same seeds (lowest error at the largest n), so its
   gain there gets an interval **simultaneous over the R rules** (Bonferroni, shared variance): it covers whichever
-  rule was picked.
+  rule was picked (its log-scale half-width times the baseline's error there, the delta method).
 
 Both sides of every gain are minima over keep fractions (frontier cells), which biases both a little low.
 """
@@ -49,7 +51,7 @@ def holm(p: Sequence[float]) -> np.ndarray:
 
 def _diffs(gains: pd.DataFrame) -> list[np.ndarray]:
     out = []
-    for v in gains["seed_diffs"]:
+    for v in gains["seed_log_diffs"]:
         d = np.array(list(json.loads(v).values()), float) if isinstance(v, str) and v else np.array([])
         if len(d) >= 2:
             out.append(d)

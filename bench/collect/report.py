@@ -464,7 +464,7 @@ def _summary_table(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFr
         row["per-n better / worse (of n; exploratory)"] = (
             f"{int(r['n_better'])} / {int(r['n_worse'])} (of {int(r['n_shared_x'])})" if r["n_shared_x"] else ""
         )
-        row["mean gain over n [simultaneous CI]; Holm p"] = _pooled_cell(r)
+        row["mean relative gain over n [simultaneous CI]; Holm p"] = _pooled_cell(r)
         row["ν [95% CI]"] = _nu_cell(r) if pd.notna(r.get("fit_status")) else ""
         row["shape"] = r["shape"]
         row["p power / p exp"] = f"{_f(r['p_power'], '.2g')} / {_f(r['p_exp'], '.2g')}"
@@ -478,8 +478,8 @@ def _pooled_cell(r) -> str:
     if pd.isna(r.get("pooled_gain")) or pd.isna(r.get("p_holm")):
         return ""
     return (
-        f"{r['pooled_gain']:+.4f} [{r['pooled_lo']:+.4f}, {r['pooled_hi']:+.4f}]; p={r['p_holm']:.2g} "
-        f"({r['beats']}; {int(r['pooled_n'])} n, mde {r['mde']:.4f})"
+        f"{100 * r['pooled_gain']:+.1f}% [{100 * r['pooled_lo']:+.1f}, {100 * r['pooled_hi']:+.1f}]; "
+        f"p={r['p_holm']:.2g} ({r['beats']}; {int(r['pooled_n'])} n, mde {100 * r['mde']:.1f}%)"
     )
 
 
@@ -799,9 +799,10 @@ _SUMMARY_NOTE = (
     "examples) against random pruning's at the same n. Gain = error(random) − error(rule), positive = the "
     "rule is better, with a 95% t interval paired by seed (Welch's where the seeds differ), at the largest "
     "n where either side prunes; 'per-n better / worse' counts the n where that interval is above / below 0, "
-    "uncorrected for the ~20 n per rule: exploratory. The test to quote is the pooled one: the rule's mean gain "
-    "over the n where it is in play, with a seed variance shared across n, its interval simultaneous over the "
-    "rules compared and its p Holm-corrected across them; 'mde' is the smallest mean gain it detects with 80% "
+    "uncorrected for the ~20 n per rule: exploratory. The test to quote is the pooled one: the rule's mean "
+    "relative gain (log error of random − log error of the rule) over the n where it is in play, with a seed "
+    "variance shared across n, its interval simultaneous over the "
+    "rules compared and its p Holm-corrected across them; 'mde' is the smallest mean relative gain it detects with 80% "
     "power (bench/collect/pooled.py). ν is the frontier's "
     "power-law exponent with a bootstrap interval. Shape: 'power law' when a·n^−ν + E∞ fits and an "
     "exponential does not, 'bends below' when the power law is rejected, the curve steepens and an exponential "

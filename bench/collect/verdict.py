@@ -123,7 +123,8 @@ def gains_vs_baseline(
         b = (same if len(same) else cand.sort_values("strategy")).iloc[0]
         be, re_ = _seed_errors(b["seed_errors"]), _seed_errors(r["seed_errors"])
         g = paired_gain(be, re_, ci)
-        diffs = {str(s): be[s] - re_[s] for s in sorted(set(be) & set(re_))}
+        common = [s for s in sorted(set(be) & set(re_)) if be[s] > 0 and re_[s] > 0]
+        diffs = {str(s): math.log(be[s]) - math.log(re_[s]) for s in common}  # relative gain, for pooled tests
         rows.append(
             {
                 **{c: r[c] for c in (*_GROUP, *ctx, "x_var", "x")},
@@ -136,7 +137,7 @@ def gains_vs_baseline(
                 "baseline_error": b["mean"],
                 **g,
                 "ci_level": ci,
-                "seed_diffs": json.dumps(diffs),
+                "seed_log_diffs": json.dumps(diffs),
             }
         )
     return pd.DataFrame(rows)
@@ -226,7 +227,7 @@ _POOLED_COLS += ("pooled_lo", "pooled_hi", "mde", "beats", "n_rules")
 def _with_pooled_tests(verdicts: pd.DataFrame, gains: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     """Add the pooled, multiplicity-corrected test of each rule (:mod:`bench.collect.pooled`) and the best-rule
     interval at the largest n, simultaneous over the rules of its group."""
-    if verdicts.empty or gains.empty or "seed_diffs" not in gains:
+    if verdicts.empty or gains.empty or "seed_log_diffs" not in gains:
         return verdicts
     group = [c for c in group if c in gains.columns]
     tests = pooled_gain_tests(gains, group, ["metric", "strategy"])
@@ -237,7 +238,11 @@ def _with_pooled_tests(verdicts: pd.DataFrame, gains: pd.DataFrame, group: list[
     for r in out.itertuples(index=False):
         k = int(r.gain_n_pairs) if pd.notna(getattr(r, "gain_n_pairs", np.nan)) else 0
         s2, df, nr = getattr(r, "pooled_s2", np.nan), getattr(r, "pooled_df", 0), getattr(r, "n_rules", 0)
-        a, b = simultaneous_interval(r.gain, s2, k, int(df) if pd.notna(df) else 0, int(nr) if pd.notna(nr) else 0)
+        # the shared variance is of log errors: at one n an absolute gain's sd is about that times the error there
+        sd_scale = r.gain_baseline_error if pd.notna(r.gain_baseline_error) else np.nan
+        a, b = simultaneous_interval(
+            r.gain, s2 * sd_scale**2, k, int(df) if pd.notna(df) else 0, int(nr) if pd.notna(nr) else 0
+        )
         lo.append(a)
         hi.append(b)
     return out.assign(gain_sim_lo=lo, gain_sim_hi=hi)
@@ -318,8 +323,9 @@ def _gain_answer(v: pd.DataFrame, rules: pd.DataFrame, pruned: pd.DataFrame, bas
     mde = tested["mde"].median()
     out.append(
         f"Over the n where each is in play, {n_b} of {len(tested)} rules beat {baseline} and {n_w} are worse "
-        f"(mean gain over n, variance shared across n, Holm-corrected across the {len(tested)} rules); the "
-        f"smallest mean gain this design detects with 80% power is about {mde:.4f}. Per-n intervals are exploratory."
+        f"(mean relative gain over n, log-error variance shared across n, Holm-corrected across the {len(tested)} "
+        f"rules); the smallest mean relative gain this design detects with 80% power is about {100 * mde:.1f}%. "
+        "Per-n intervals are exploratory."
     )
     return out
 
