@@ -530,3 +530,16 @@ def test_pooled_test_keeps_power_at_three_seeds():
         per_n += (g["gain_lo"] > 0).mean()
         assert ((t["mde"] > 0.0035) & (t["mde"] < 0.0065)).all()
     assert hits / 20 >= 0.8 and per_n / 20 < 0.3
+
+
+def test_a_rule_never_on_its_frontier_does_not_inherit_the_full_data_shape():
+    rng = np.random.default_rng(5)
+    pools = [1000, 2000, 4000, 8000, 16000, 32000]
+    full = {(1.0, p): 0.25 * (p / 250) ** -0.5 + 0.01 for p in pools}
+    worse = {(0.5, p): 3.0 * (0.25 * (p / 500) ** -0.5 + 0.01) for p in pools}  # always above the full pool
+    df = pd.DataFrame(_rows("none", "keep_hard", full) + _rows("el2n", "keep_easy", worse))
+    df["test_error"] *= np.exp(rng.normal(0, 0.02, len(df)))
+    fits = fit_frontiers(df, n_boot=0)[0].set_index("metric")
+    assert fits.loc["none", "shape"] == "power law"
+    assert fits.loc["el2n", "shape"] == "not determinable" and "full-data curve" in fits.loc["el2n", "shape_reason"]
+    assert math.isnan(fits.loc["el2n", "p_power"])

@@ -50,6 +50,7 @@ from .reference import (
     matching,
     reference_frame,
 )
+from .shape import NOT_DETERMINABLE
 from .table import resolve_column
 
 __all__ = [
@@ -431,6 +432,21 @@ def _frontier_resampler(cx: np.ndarray, arrays: list[np.ndarray]):
     return draw
 
 
+def _no_pruned_frontier(fit: CurveFit, cells: pd.DataFrame, cx: np.ndarray, cmean: np.ndarray) -> None:
+    """A rule with pruned cells none of which is on its frontier has the full pool's curve as its frontier: its
+    shape verdict would be the full-data curve's, so it gets none ("not determinable", said why)."""
+    pruned = ~is_full_pool(cells["keep"])
+    if not pruned.any():
+        return  # the full-data curve itself (or pure InfoBatch): its own frontier
+    _, best, pareto = _select_frontier(cx, cmean)
+    if pruned[best[pareto]].any():
+        return
+    fit.shape, fit.p_power, fit.p_exp = NOT_DETERMINABLE, math.nan, math.nan
+    fit.shape_reason = (
+        "no pruned cell is on this rule's frontier: it is the full-data curve, whose shape is not this rule's"
+    )
+
+
 def fit_frontiers(
     df: pd.DataFrame,
     *,
@@ -478,6 +494,7 @@ def fit_frontiers(
             y_max=cap,
             **fit_kw,
         )
+        _no_pruned_frontier(fit, cells, cx, cmean)
         k = {**key}
         k = {c: k[c] for c in by} | {"keep": math.nan} | {c: k[c] for c in ctx} | {"x_var": k["x_var"]}
         rows.append(_fit_row("frontier", k, fit, y))
