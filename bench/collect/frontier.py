@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .fit import CurveFit, fit_curve, hierarchical_resampler
+from .power import power_gate
 from .reference import (
     DYNAMIC_STRATEGIES,
     check_unique_seeds,
@@ -447,6 +448,12 @@ def _no_pruned_frontier(fit: CurveFit, cells: pd.DataFrame, cx: np.ndarray, cmea
     )
 
 
+def _gate(fit: CurveFit) -> None:
+    why = power_gate(fit.shape, fit.noise_sd, fit.x_min, fit.x_max)
+    if why:
+        fit.shape, fit.shape_reason = NOT_DETERMINABLE, why + (f"; {fit.shape_reason}" if fit.shape_reason else "")
+
+
 def fit_frontiers(
     df: pd.DataFrame,
     *,
@@ -457,6 +464,7 @@ def fit_frontiers(
     n_boot: int = 200,
     seed: int = 0,
     small_data_frac: float | None = SMALL_DATA_FRAC,
+    power_gate: bool = True,
     **fit_kw,
 ) -> tuple[pd.DataFrame, dict[tuple, CurveFit]]:
     """Fit the Pareto frontier (its ``pareto`` points) of every group.
@@ -467,7 +475,10 @@ def fit_frontiers(
     seeds are resampled inside every (keep, pool_size) cell, the frontier is
     re-selected from the resampled means, and then the frontier points (with
     their resampled seeds) are case-resampled before refitting.  Rows have
-    ``kind == "frontier"`` and ``keep`` = NaN.
+    ``kind == "frontier"`` and ``keep`` = NaN.  With ``power_gate``, a "power law" or
+    "bends below" verdict whose calibrated power on Pareto frontiers at the curve's seed noise
+    is below 80%, or whose noise or span lies outside the calibration
+    (:func:`bench.collect.power.power_gate`), becomes "not determinable", said why.
     """
     d = add_x(df, x)
     ctx = _ctx(d, context)
@@ -495,6 +506,8 @@ def fit_frontiers(
             **fit_kw,
         )
         _no_pruned_frontier(fit, cells, cx, cmean)
+        if power_gate:
+            _gate(fit)
         k = {**key}
         k = {c: k[c] for c in by} | {"keep": math.nan} | {c: k[c] for c in ctx} | {"x_var": k["x_var"]}
         rows.append(_fit_row("frontier", k, fit, y))
