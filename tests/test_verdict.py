@@ -437,7 +437,7 @@ def test_committed_power_table_is_the_one_the_collector_uses():
     cal = pd.read_csv(REPO / "results" / "shape_calibration" / "power.csv")
     pareto = cal.loc[cal["case"].isin(["random_frontier", "pareto_exponential"])]
     assert {(r.case, r.noise): r.power for r in pareto.itertuples()} == pytest.approx(CALIBRATED_POWER, abs=1e-4)
-    assert set(pareto["noise"]) == {0.02, 0.05, 0.1}
+    assert set(pareto["noise"]) == {0.02, 0.05, 0.1, 0.15}
 
 
 def test_noisy_frontier_verdict_is_withheld_by_the_power_gate():

@@ -23,9 +23,11 @@ CALIBRATED_POWER: dict[tuple[str, float], float] = {
     ("pareto_exponential", 0.02): 0.97,
     ("pareto_exponential", 0.05): 0.935,
     ("pareto_exponential", 0.1): 0.97,
+    ("pareto_exponential", 0.15): 0.985,
     ("random_frontier", 0.02): 0.94,
     ("random_frontier", 0.05): 0.945,
     ("random_frontier", 0.1): 0.96,
+    ("random_frontier", 0.15): 0.98,
 }
 #: The shortest span calibrated: the single-curve cases use 6 sizes over 1k-32k (1.5 decades), the Pareto cases
 #: n = 100-32,000; a frontier fitted over fewer decades is outside what was calibrated.
