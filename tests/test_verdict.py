@@ -88,6 +88,15 @@ def test_calibration_cases_are_what_they_claim():
         synthetic_curve("nope", 0.02, rng)
 
 
+def test_undertrained_case_is_flagged_by_the_collectors_own_cell_flagging(monkeypatch):
+    """The calibration leaves out what the collector's flag_cells flags, not points it removes itself."""
+    import bench.collect.calibrate as cb
+
+    monkeypatch.setattr(cb, "flag_cells", lambda runs, t: runs.assign(flagged_cell=False))
+    x, _ = cb.synthetic_curve("undertrained", 0.0, np.random.default_rng(0))
+    assert len(np.unique(x)) == 8 and x.min() == 250
+
+
 # =========================================================================== fit defects fixed
 def test_four_points_get_no_aic_verdict_and_no_runaway_delta():
     """A 3-parameter curve through 4 points used to 'win' by dAIC -229 (variance floored at 1e-300)."""

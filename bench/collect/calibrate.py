@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from .fit import fit_curve
+from .flagged import MAX_TRAIN_ERROR, flag_cells
+from .frontier import fit_frontiers
 from .shape import BENDS_BELOW, NOT_DETERMINABLE, POWER_LAW
 
 __all__ = ["CASES", "EXPECTED", "calibrate", "calibration_markdown", "synthetic_curve"]
@@ -98,8 +100,6 @@ def _pareto_shape(case: str, noise: float, rng: np.random.Generator) -> str:
     """Shape verdict of a Pareto frontier, formed and fitted as the collector does (no power gate: this measures
     the power the gate uses): every (keep, pool) cell on one curve in n, noisy seeds, the frontier a minimum over
     keeps. ``random_frontier``: a power law with a floor; ``pareto_exponential``: an exponential with a floor."""
-    from .frontier import fit_frontiers
-
     e_inf, e0 = rng.uniform(0.0, 0.04), rng.uniform(0.2, 0.4)
     nu, n0 = rng.uniform(0.3, 1.0), rng.uniform(0.15, 0.4) * 32000
     rows = []
@@ -131,14 +131,27 @@ def _pareto_shape(case: str, noise: float, rng: np.random.Generator) -> str:
 def synthetic_curve(case: str, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Seed-level (x, error) of one synthetic curve of ``case`` with relative noise ``noise``.
 
-    Points flagged undertrained by the case are left out, as the collector leaves out flagged runs.
+    Sizes the case did not train to fit get a training error of 0.2 on every seed; the collector's own cell
+    flagging (:func:`bench.collect.flagged.flag_cells`, threshold :data:`MAX_TRAIN_ERROR`) decides what is left out.
     """
     if case not in CASES:
         raise ValueError(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
-    x, e, flagged = CASES[case](rng)
-    x, e = x[~flagged], e[~flagged]
+    x, e, undertrained = CASES[case](rng)
     xs = np.repeat(x, SEEDS)
-    return xs, np.repeat(e, SEEDS) * np.exp(rng.normal(0.0, noise, len(xs)))
+    runs = pd.DataFrame(
+        {
+            "dataset": "synth",
+            "model": "m",
+            "metric": "random",
+            "strategy": "keep_hard",
+            "keep": 1.0,
+            "pool_size": xs,
+            "train_error": np.repeat(np.where(undertrained, 0.2, 0.0), SEEDS),
+            "test_error": np.repeat(e, SEEDS) * np.exp(rng.normal(0.0, noise, len(xs))),
+        }
+    )
+    kept = ~flag_cells(runs, MAX_TRAIN_ERROR)["flagged_cell"].to_numpy()
+    return xs[kept], runs["test_error"].to_numpy()[kept]
 
 
 def calibrate(

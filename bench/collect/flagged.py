@@ -17,8 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["CELL_KEYS", "flag_cells"]
+__all__ = ["CELL_KEYS", "MAX_TRAIN_ERROR", "flag_cells"]
 
+#: The collector's default threshold on a run's final error on its own kept set.
+MAX_TRAIN_ERROR = 0.05
 CELL_KEYS: tuple[str, ...] = ("dataset", "model", "metric", "strategy", "keep", "pool_size")
 
 

@@ -40,7 +40,10 @@ from . import compute as cp
 from . import frontier as fr
 from . import panels, plots
 from . import verdict as vd
-from .flagged import flag_cells, flagged_cells_table
+
+# a cell whose seeds' median final error on their kept set is above MAX_TRAIN_ERROR is flagged as a whole and left
+# out of the scaling fits, frontiers and verdicts (never a seed on its own; compute-budget analyses keep every run)
+from .flagged import MAX_TRAIN_ERROR, flag_cells, flagged_cells_table
 from .table import LoadResult, load
 
 __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
@@ -65,12 +68,6 @@ FITS_COLUMNS: tuple[str, ...] = (
 
 class NoRecordsError(ValueError):
     """Raised when the given paths contain no run records at all, or none that succeeded."""
-
-
-#: Runs whose final error on their own kept set is above this did not fit their training data. A cell whose
-#: seeds' median is above it is flagged as a whole and left out of the scaling fits, frontiers and verdicts
-#: (never a seed on its own; compute-budget analyses keep every run): :mod:`bench.collect.flagged`.
-MAX_TRAIN_ERROR = 0.05
 
 
 # =========================================================================== main entry
