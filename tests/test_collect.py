@@ -25,8 +25,10 @@ from bench.collect import (
     pareto_frontier,
 )
 from bench.collect.__main__ import main as cli_main
+from bench.collect.reference import DuplicateRunsError
 from bench.collect.report import FITS_COLUMNS, _log_wandb
 from bench.collect.table import flatten_record
+from bench.collect.verdict import gains_vs_baseline
 
 
 # =========================================================================== synthetic data
@@ -110,13 +112,14 @@ def _write_records(root: Path, seed: int = 0) -> dict:
                     n_train = keep * pool
                     factor = 1.0 - c * (1.0 - keep) * math.log10(pool / 1000)
                     err = (1.0 * n_train**-0.35 + 0.02) * factor * math.exp(rng.normal(0, 0.02))
-                    rid = f"synth-{metric}-k{keep}-p{pool}-s{s}"
-                    sub = root / "synth" / metric
+                    if keep == 1.0 and metric != "random":
+                        continue  # the full pool is one experiment: recorded once, as metric none (canonical form)
+                    m, st = ("none", "keep_hard") if keep == 1.0 else (metric, strategy)
+                    rid = f"synth-{m}-k{keep}-p{pool}-s{s}"
+                    sub = root / "synth" / m
                     sub.mkdir(parents=True, exist_ok=True)
                     (sub / f"{rid}.json").write_text(
-                        json.dumps(
-                            _record(rid, metric=metric, strategy=strategy, keep=keep, pool=pool, seed=s, err=err)
-                        )
+                        json.dumps(_record(rid, metric=m, strategy=st, keep=keep, pool=pool, seed=s, err=err))
                     )
                     n += 1
     # perceptron theory runs: x = alpha_prune, theory curve recorded in extra.eps_theory
@@ -267,18 +270,57 @@ def test_droppable_fraction_on_hand_made_table():
             ("a", 0.6, 1000, 0, 0.105),
             ("a", 0.4, 1000, 0, 0.120),
             ("a", 0.2, 1000, 0, 0.104),  # within tolerance again, but below a failing keep: not counted
-            ("b", 0.8, 1000, 0, 0.110),  # no own reference: uses pooled keep=1 runs
+            ("b", 0.8, 1000, 0, 0.110),  # its reference is the same full-pool runs, recorded under metric a
         ]
     )
     d = droppable_fraction(df, tolerance=0.005).set_index("metric")
     assert d.loc["a", "ref_error"] == pytest.approx(0.101)
     assert d.loc["a", "min_keep"] == pytest.approx(0.6)
     assert d.loc["a", "droppable_fraction"] == pytest.approx(0.4)
-    assert d.loc["a", "ref_source"] == "own"
-    assert d.loc["b", "ref_source"] == "pooled keep=1 runs"
+    assert (d["ref_source"] == "full-data reference (static, keep=1)").all()
+    assert d.loc["b", "ref_error"] == pytest.approx(0.101)
     assert d.loc["b", "droppable_fraction"] == pytest.approx(0.0)
     strict = droppable_fraction(df, tolerance=0.001).set_index("metric")
     assert strict.loc["a", "min_keep"] == 1.0 and strict.loc["a", "droppable_fraction"] == 0.0
+
+
+def _reference_table():
+    """random keep_hard at keep 0.5, the full pool (static, metric none) and pure InfoBatch on the full pool."""
+    rows = []
+    for s in (0, 1, 2):
+        rows += [
+            ("random", "keep_hard", 0.5, 400, s, 0.30 + 0.01 * s),
+            ("none", "keep_hard", 1.0, 400, s, 0.20 + 0.01 * s),  # the full-data reference
+            ("none", "infobatch", 1.0, 400, s, 0.10 + 0.01 * s),  # a rule: pure InfoBatch, not the reference
+        ]
+    df = pd.DataFrame(rows, columns=["metric", "strategy", "keep", "pool_size", "seed", "test_error"])
+    df["dataset"], df["model"], df["label_noise"], df["budget"] = "d", "m", 0.0, "epochs"
+    df["n_train"] = (df["keep"] * df["pool_size"]).round().astype(int)
+    return df
+
+
+def test_full_data_reference_is_static_only_and_infobatch_is_never_its_own_baseline():
+    df = _reference_table()
+    fr = pareto_frontier(df).set_index(["metric", "strategy", "x"])
+    # random's frontier at the full pool is the static reference (0.21), not averaged with pure InfoBatch (0.11)
+    assert fr.loc[("random", "keep_hard", 400), "mean"] == pytest.approx(0.21)
+    assert fr.loc[("random", "keep_hard", 400), "count"] == 3
+    assert fr.loc[("none", "infobatch", 400), "mean"] == pytest.approx(0.11)
+    g = gains_vs_baseline(pareto_frontier(df))
+    ib = g.loc[(g["strategy"] == "infobatch") & (g["x"] == 400)].iloc[0]
+    assert ib["baseline_error"] == pytest.approx(0.21) and ib["gain"] == pytest.approx(0.10)
+    d = droppable_fraction(df).set_index(["metric", "strategy"])
+    assert d.loc[("random", "keep_hard"), "ref_error"] == pytest.approx(0.21)
+    assert d.loc[("none", "infobatch"), "ref_error"] == pytest.approx(0.21)
+
+
+def test_duplicate_seeds_in_a_cell_are_an_error_not_overwritten():
+    df = _reference_table()
+    dup = df.loc[(df["metric"] == "none") & (df["strategy"] == "keep_hard")].assign(metric="el2n", test_error=0.5)
+    with pytest.raises(DuplicateRunsError, match=r"keep=1.0.*seed\(s\) \[0, 1, 2\]"):
+        pareto_frontier(pd.concat([df, dup], ignore_index=True))
+    with pytest.raises(DuplicateRunsError):
+        droppable_fraction(pd.concat([df, dup], ignore_index=True))
 
 
 # =========================================================================== loading
@@ -399,21 +441,29 @@ def test_collect_writes_every_output(collected):
     for c in ("kind", "dataset", "model", "metric", "strategy", "keep", *FITS_COLUMNS):
         assert c in fits.columns, c
     assert set(fits["kind"]) == {"curve", "frontier"}
-    # 3 metrics x 3 keeps + perceptron 2 keeps; frontiers: 3 + 1
-    assert (fits["kind"] == "curve").sum() == 11 and (fits["kind"] == "frontier").sum() == 4
+    # 3 metrics x 2 pruned keeps + the full pool (metric none) + perceptron 2 keeps; frontiers: 3 + none + 1
+    assert (fits["kind"] == "curve").sum() == 9 and (fits["kind"] == "frontier").sum() == 5
     # the random frontier is the true power law n^-0.35 + 0.02 with 2% noise; perceptron curves have < 3 sizes
     rnd_front = fits[(fits.kind == "frontier") & (fits.metric == "random")].iloc[0]
     assert rnd_front["shape"] == "power law", rnd_front["shape_reason"]
     perc_curves = fits[(fits.dataset == "perceptron") & (fits.kind == "curve")]
     assert (perc_curves["fit_status"] == "insufficient_data").all() and perc_curves["nu"].isna().all()
-    rnd = fits[(fits.kind == "curve") & (fits.metric == "random") & (fits.keep == 1.0)].iloc[0]
+    rnd = fits[(fits.kind == "curve") & (fits.metric == "none") & (fits.keep == 1.0)].iloc[0]  # the full pool
     assert abs(rnd["nu"] - 0.35) < 0.1 and rnd["nu_lo"] <= rnd["nu"] <= rnd["nu_hi"]
     perc = fits[(fits.dataset == "perceptron") & (fits.kind == "curve")]
     assert (perc["x_var"] == "alpha_prune").all()
 
     fr = pd.read_csv(od / "frontier.csv")
-    # each frontier point is the lowest seed-mean cell at its n, recomputed here from runs.csv
-    cell_means = runs.groupby(["dataset", "metric", "n_train", "keep", "pool_size"])["test_error"].mean()
+    # each frontier point is the lowest seed-mean cell at its n, recomputed here from runs.csv: every metric's
+    # candidates are its pruned runs and the full pool (recorded once, as metric none)
+    full = runs[runs.keep == 1.0]
+    assert set(full.loc[full.dataset == "synth", "metric"]) == {"none"}
+    cand = pd.concat(
+        [runs[runs.keep < 1.0]]
+        + [full[full.dataset == "synth"].assign(metric=m) for m in ("el2n", "forgetting", "random")]
+        + [full]
+    )
+    cell_means = cand.groupby(["dataset", "metric", "n_train", "keep", "pool_size"])["test_error"].mean()
     best = cell_means.groupby(level=["dataset", "metric", "n_train"]).min()
     synth = fr[fr.dataset == "synth"]
     for r in synth.itertuples():

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bench.collect.frontier import CONTEXT_KEYS
+from bench.collect.reference import DuplicateRunsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.05,
         metavar="E",
-        help="runs whose final error on their own kept set exceeds E are flagged undertrained "
-        "and left out of fits (default 0.05; a negative value keeps every run)",
+        help="a cell whose seeds' median final error on their own kept set exceeds E is flagged and left out of "
+        "the scaling fits as a whole (default 0.05; a negative value flags nothing)",
     )
     p.add_argument("--formats", default="png,svg", help="comma-separated image formats (default png,svg)")
     return p
@@ -115,13 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
             max_train_error=None if args.max_train_error < 0 else args.max_train_error,
         )
-    except NoRecordsError as e:
+    except (NoRecordsError, DuplicateRunsError) as e:
         print(f"bench.collect: {e}", file=sys.stderr)
         return 1
 
-    n_flag = int(out["runs"]["undertrained"].sum())
+    n_flag = int(out["runs"]["flagged_cell"].sum())
     print(
-        f"collected {out['n_ok']} ok run(s) ({n_flag} flagged undertrained, left out of fits), "
+        f"collected {out['n_ok']} ok run(s) ({n_flag} in flagged cells, left out of the scaling fits), "
         f"{out['n_failed']} failed/unusable record(s)"
     )
     for line in out["answer"]:

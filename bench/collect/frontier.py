@@ -20,11 +20,15 @@ Context keys
     ``context=()`` to disable.
 
 Full-data runs
-    A ``keep == 1`` run trains on the whole pool whatever the pruning metric, so
-    when a (metric, strategy) group has no ``keep == 1`` run at some pool size,
-    the frontier and the droppable-fraction reference *borrow* the pooled
-    ``keep == 1`` runs of other metrics at that (dataset, model, pool size,
-    context); this is recorded in ``borrowed_full`` / ``ref_source``.
+    A static ``keep == 1`` run trains on the whole pool whatever metric and
+    strategy are named beside it: the full-data reference
+    (:func:`bench.collect.reference.is_full_reference`).  A static rule's frontier
+    takes its keep-1 cell from every reference run of that (dataset, model, pool
+    size, context), and the droppable fraction its reference; runs recorded under
+    another (metric, strategy) are marked ``borrowed_full``.  A dynamic rule
+    (InfoBatch) takes the keep-1 runs of the same dynamic strategy (pure
+    InfoBatch), never the static reference.  Two runs of one seed in one cell
+    raise :class:`bench.collect.reference.DuplicateRunsError`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,15 @@ import numpy as np
 import pandas as pd
 
 from .fit import CurveFit, fit_curve, hierarchical_resampler
+from .power import power_gate
+from .reference import (
+    DYNAMIC_STRATEGIES,
+    check_unique_seeds,
+    is_full_pool,
+    matching,
+    reference_frame,
+)
+from .shape import NOT_DETERMINABLE
 from .table import resolve_column
 
 __all__ = [
@@ -180,7 +193,7 @@ def _rng_seed(seed: int, key: dict) -> list[int]:
 
 
 def _is_full(keep: pd.Series) -> np.ndarray:
-    return np.isclose(keep.to_numpy(dtype=float), _FULL, atol=_KEEP_TOL, rtol=0)
+    return is_full_pool(keep)
 
 
 # =========================================================================== learning curves
@@ -260,26 +273,33 @@ def fit_learning_curves(
 
 
 # =========================================================================== frontier
+def _full_candidates(d: pd.DataFrame, key: dict, ctx: list[str]) -> pd.DataFrame:
+    """The keep-1 runs a group's frontier takes at its largest n: the full-data reference (static selection of
+    the full pool, :func:`bench.collect.reference.is_full_reference`) for a static rule; for a dynamic rule
+    (InfoBatch) the same dynamic strategy on the full pool (e.g. pure InfoBatch)."""
+    share = [c for c in ["dataset", "model", *ctx, "x_var"] if c in d.columns]
+    if key.get("strategy") in DYNAMIC_STRATEGIES:
+        return matching(d.loc[(d["strategy"] == key["strategy"]) & is_full_pool(d["keep"])], share, key)
+    return reference_frame(d, share, key)
+
+
 def _frontier_observations(d: pd.DataFrame, by: list[str], ctx: list[str]) -> Iterator[tuple[dict, pd.DataFrame]]:
-    """Seed-level candidate rows per frontier group, including borrowed keep=1 runs."""
-    share = ["dataset", "model"] + ctx
-    share = [c for c in share if c in d.columns]
-    full = d.loc[_is_full(d["keep"])]
+    """Seed-level candidate rows per frontier group: its pruned runs plus its full-pool cell (one predicate:
+    :func:`_full_candidates`); full-pool runs recorded under another (metric, strategy) are ``borrowed_full``."""
     for key, g in _groups(d, by + ctx + ["x_var"]):
-        g = g.assign(borrowed_full=False)
-        mine_full = set(g.loc[_is_full(g["keep"]), "pool_size"].dropna())
-        sel = full
-        for c in share + ["x_var"]:
+        full = _full_candidates(d, key, ctx)
+        full = full.loc[full["pool_size"].isin(set(g["pool_size"]))]
+        mine = np.ones(len(full), bool)
+        for c in by:
             v = key[c]
-            sel = sel.loc[sel[c].isna()] if pd.isna(v) else sel.loc[sel[c] == v]
-        borrow = sel.loc[~sel["pool_size"].isin(mine_full) & sel["pool_size"].isin(set(g["pool_size"]))]
-        if not borrow.empty:
-            borrow = borrow.assign(borrowed_full=True)
-            for c in by:
-                if c not in share:
-                    borrow[c] = key[c]
-            g = pd.concat([g, borrow], ignore_index=True)
-        yield key, g
+            mine &= (full[c].isna() if pd.isna(v) else full[c] == v).to_numpy()
+        borrowed = full.assign(borrowed_full=~mine)
+        for c in by:
+            borrowed[c] = key[c]
+        own = g.loc[~is_full_pool(g["keep"])].assign(borrowed_full=False)
+        parts = [p for p in (own, borrowed) if not p.empty]
+        if parts:
+            yield key, pd.concat(parts, ignore_index=True)
 
 
 def _cells(g: pd.DataFrame, y: str) -> tuple[pd.DataFrame, list[np.ndarray]]:
@@ -289,6 +309,7 @@ def _cells(g: pd.DataFrame, y: str) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """
     cells, arrays = [], []
     for ck, cg in _groups(g, ["x", "keep", "pool_size"]):
+        check_unique_seeds(cg, ck)
         fin = cg.loc[np.isfinite(cg[y].to_numpy(float))]
         if fin.empty:
             continue
@@ -356,6 +377,7 @@ def pareto_frontier(
             "n_candidates",
             "pareto",
             "seed_errors",
+            "static_strategy",
         ]
     )
     rows = []
@@ -363,6 +385,9 @@ def pareto_frontier(
         cells, _ = _cells(g, y)
         if cells.empty:
             continue
+        own = g.loc[~g["borrowed_full"]]
+        static = own["static_strategy"].dropna() if "static_strategy" in own else pd.Series(dtype=object)
+        static = static.iloc[0] if len(static) else key.get("strategy")
         ux, best, pareto = _select_frontier(cells["x"].to_numpy(float), cells["mean"].to_numpy(float))
         for u, b, p in zip(ux, best, pareto):
             c = cells.iloc[b]
@@ -380,6 +405,7 @@ def pareto_frontier(
                     "n_candidates": int((cells["x"] == u).sum()),
                     "pareto": bool(p),
                     "seed_errors": json.dumps({str(k): v for k, v in sorted(c["seed_values"].items())}),
+                    "static_strategy": static,
                 }
             )
     return pd.DataFrame(rows, columns=cols)
@@ -407,6 +433,27 @@ def _frontier_resampler(cx: np.ndarray, arrays: list[np.ndarray]):
     return draw
 
 
+def _no_pruned_frontier(fit: CurveFit, cells: pd.DataFrame, cx: np.ndarray, cmean: np.ndarray) -> None:
+    """A rule with pruned cells none of which is on its frontier has the full pool's curve as its frontier: its
+    shape verdict would be the full-data curve's, so it gets none ("not determinable", said why)."""
+    pruned = ~is_full_pool(cells["keep"])
+    if not pruned.any():
+        return  # the full-data curve itself (or pure InfoBatch): its own frontier
+    _, best, pareto = _select_frontier(cx, cmean)
+    if pruned[best[pareto]].any():
+        return
+    fit.shape, fit.p_power, fit.p_exp = NOT_DETERMINABLE, math.nan, math.nan
+    fit.shape_reason = (
+        "no pruned cell is on this rule's frontier: it is the full-data curve, whose shape is not this rule's"
+    )
+
+
+def _gate(fit: CurveFit) -> None:
+    why = power_gate(fit.shape, fit.noise_sd, fit.x_min, fit.x_max)
+    if why:
+        fit.shape, fit.shape_reason = NOT_DETERMINABLE, why + (f"; {fit.shape_reason}" if fit.shape_reason else "")
+
+
 def fit_frontiers(
     df: pd.DataFrame,
     *,
@@ -417,6 +464,7 @@ def fit_frontiers(
     n_boot: int = 200,
     seed: int = 0,
     small_data_frac: float | None = SMALL_DATA_FRAC,
+    power_gate: bool = True,
     **fit_kw,
 ) -> tuple[pd.DataFrame, dict[tuple, CurveFit]]:
     """Fit the Pareto frontier (its ``pareto`` points) of every group.
@@ -427,7 +475,10 @@ def fit_frontiers(
     seeds are resampled inside every (keep, pool_size) cell, the frontier is
     re-selected from the resampled means, and then the frontier points (with
     their resampled seeds) are case-resampled before refitting.  Rows have
-    ``kind == "frontier"`` and ``keep`` = NaN.
+    ``kind == "frontier"`` and ``keep`` = NaN.  With ``power_gate``, a "power law" or
+    "bends below" verdict whose calibrated power on Pareto frontiers at the curve's seed noise
+    is below 80%, or whose noise or span lies outside the calibration
+    (:func:`bench.collect.power.power_gate`), becomes "not determinable", said why.
     """
     d = add_x(df, x)
     ctx = _ctx(d, context)
@@ -454,6 +505,9 @@ def fit_frontiers(
             y_max=cap,
             **fit_kw,
         )
+        _no_pruned_frontier(fit, cells, cx, cmean)
+        if power_gate:
+            _gate(fit)
         k = {**key}
         k = {c: k[c] for c in by} | {"keep": math.nan} | {c: k[c] for c in ctx} | {"x_var": k["x_var"]}
         rows.append(_fit_row("frontier", k, fit, y))
@@ -488,9 +542,11 @@ def droppable_fraction(
 ) -> pd.DataFrame:
     """Smallest keep whose error stays within ``tolerance`` of the full-data run.
 
-    Per group (``keys`` + context) the reference is the seed-mean error at
-    ``keep == 1`` (the group's own runs, else the pooled ``keep == 1`` runs of the
-    same dataset/model/pool size/context: ``ref_source``).  Walking down from the
+    Per group (``keys`` + context) the reference is the seed-mean error of the
+    full-data reference (static selection, ``keep == 1``:
+    :func:`bench.collect.reference.is_full_reference`) of the same dataset/model/pool
+    size/context, whatever metric it is recorded under (``ref_source``); a dynamic
+    strategy's keep-1 runs (pure InfoBatch) are never the reference.  Walking down from the
     largest keep < 1, ``min_keep`` is the last keep before the first one whose mean
     error exceeds ``ref_error + tolerance`` (so every tested keep >= ``min_keep``
     is within tolerance); ``droppable_fraction = 1 - min_keep``.  ``tolerance`` is
@@ -500,7 +556,6 @@ def droppable_fraction(
     ctx = _ctx(df, context)
     gk = list(keys) + ctx
     share = [c for c in ("dataset", "model", "pool_size") if c in df.columns] + ctx
-    full = df.loc[_is_full(df["keep"])] if not df.empty else df
     cols = gk + [
         "ref_error",
         "ref_sem",
@@ -517,21 +572,15 @@ def droppable_fraction(
     rows = []
     for key, g in _groups(df, gk):
         notes = []
-        own = g.loc[_is_full(g["keep"])]
-        if len(own):
-            ref, src = _agg(own, y), "own"
-        else:
-            sel = full
-            for c in share:
-                v = key.get(c)
-                sel = sel.loc[sel[c].isna()] if pd.isna(v) else sel.loc[sel[c] == v]
-            ref, src = (_agg(sel, y), "pooled keep=1 runs") if len(sel) else (None, "none")
+        sel = reference_frame(df, share, key)
+        check_unique_seeds(sel, {c: key.get(c) for c in share})
+        ref, src = (_agg(sel, y), "full-data reference (static, keep=1)") if len(sel) else (None, "none")
         ek = error_vs_keep(g, y=y, keys=[k for k in keys if k != "keep"], context=ctx)
         ek = ek.loc[~_is_full(ek["keep"])].sort_values("keep", ascending=False)
         tested = ", ".join(f"{k:g}" for k in sorted(set(g["keep"].dropna())))
         row = {**key, "ref_source": src, "keeps_tested": tested, "tolerance": tolerance}
         if ref is None:
-            rows.append({**row, "note": "no keep=1 reference run"})
+            rows.append({**row, "note": "no full-data reference run (static selection, keep=1)"})
             continue
         row.update(ref_error=ref["mean"], ref_sem=ref["sem"], ref_count=ref["count"])
         min_keep, at = _FULL, {"mean": ref["mean"], "sem": ref["sem"], "count": ref["count"]}

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .fit import predict
 from .plots import FORMATS, _figure, _fmt, _groups, _isnan, _loglog, _name, _save, _suptitle, _title
+from .reference import DYNAMIC_STRATEGIES
 from .verdict import match_mask as _match
 
 __all__ = ["plot_metric_panels"]
@@ -24,8 +25,6 @@ __all__ = ["plot_metric_panels"]
 def _baseline_fit(fits: pd.DataFrame, key: dict, baseline: str, strategy: str):
     """The baseline's frontier fit: static random pruning (InfoBatch on random subsets is a rule, not the baseline),
     with the panel's strategy where it has one."""
-    from bench.collect.verdict import DYNAMIC_STRATEGIES
-
     f = fits.loc[_match(fits, {**key, "kind": "frontier", "metric": baseline})]
     f = f.loc[~f["strategy"].isin(DYNAMIC_STRATEGIES)]
     same = f.loc[f["strategy"] == strategy]

@@ -40,6 +40,10 @@ from . import compute as cp
 from . import frontier as fr
 from . import panels, plots
 from . import verdict as vd
+
+# a cell whose seeds' median final error on their kept set is above MAX_TRAIN_ERROR is flagged as a whole and left
+# out of the scaling fits, frontiers and verdicts (never a seed on its own; compute-budget analyses keep every run)
+from .flagged import MAX_TRAIN_ERROR, flag_cells, flagged_cells_table
 from .table import LoadResult, load
 
 __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
@@ -66,11 +70,6 @@ class NoRecordsError(ValueError):
     """Raised when the given paths contain no run records at all, or none that succeeded."""
 
 
-#: Runs whose final error on their own kept set is above this did not fit their training data: they are
-#: flagged ``undertrained`` and left out of the fits, frontiers and verdicts (listed in the report).
-MAX_TRAIN_ERROR = 0.05
-
-
 # =========================================================================== main entry
 def collect(
     paths: Sequence[str | os.PathLike] | str | os.PathLike,
@@ -95,9 +94,10 @@ def collect(
     ``$WANDB_PROJECT`` or ``data-pruning``) or a project name. ``x``: x-variable spec (see
     :mod:`bench.collect.frontier`). ``n_boot``/``seed``: bootstrap replicates per fit and the base RNG seed
     (deterministic). ``baseline_metric``: the reference of gains and verdicts (random pruning). ``context``:
-    settings that split curves (runs differing in them are never pooled). ``max_train_error``: runs whose
-    final error on their kept set exceeds it are flagged ``undertrained`` and left out of fits (``None``:
-    keep every run).
+    settings that split curves (runs differing in them are never pooled). ``max_train_error``: a cell whose
+    seeds' median final error on their kept set exceeds it is flagged (``flagged_cell``) and left out of the
+    scaling fits, frontiers and verdicts as a whole; the answer is also given with it (``answer_with_flagged``);
+    compute-budget analyses keep every run (``None``: flag nothing).
 
     Returns a dict with ``out_dir``, ``files``, ``plots``, ``n_ok``, ``n_failed``, the frames (``runs``,
     ``failed``, ``fits``, ``frontier``, ``curves``, ``gains``, ``verdicts``, ``droppable``, ...), ``answer``
@@ -126,11 +126,11 @@ def collect(
         f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
         f"tolerance={tolerance!r}, x={x!r}, n_boot={n_boot!r}, seed={seed!r})"
     )
-    ok = flag_undertrained(loaded.ok, max_train_error)
+    ok = flag_undertrained(loaded.ok, max_train_error, fr.resolve_context(loaded.ok, context))
     ok["examples_seen"] = cp.examples_seen(ok) if len(ok) else pd.Series(dtype=float)  # usable as --x
     ctx_cols = fr.resolve_context(ok, context)
     res = _analyse(
-        ok.loc[~ok["undertrained"]],
+        ok,
         x=x,
         n_boot=n_boot,
         seed=seed,
@@ -195,19 +195,10 @@ def _require_records(loaded: LoadResult, paths: list[str], out_dir: Path) -> Non
         )
 
 
-def flag_undertrained(ok: pd.DataFrame, max_train_error: float | None) -> pd.DataFrame:
-    """Copy of ``ok`` with ``undertrained``: final error on the kept set above ``max_train_error``.
-
-    Records without ``train_error`` (older records, or students that do not report it) are not flagged.
-    """
-    out = ok.copy()
-    te = (
-        pd.to_numeric(out["train_error"], errors="coerce")
-        if "train_error" in out
-        else pd.Series(np.nan, index=out.index)
-    )
-    out["undertrained"] = (te > max_train_error).fillna(False).astype(bool) if max_train_error is not None else False
-    return out
+def flag_undertrained(ok: pd.DataFrame, max_train_error: float | None, context: Sequence[str] = ()) -> pd.DataFrame:
+    """Copy of ``ok`` with the run-level ``undertrained`` and the cell-level ``flagged_cell`` (median train error
+    of the cell's seeds above ``max_train_error``): :func:`bench.collect.flagged.flag_cells`."""
+    return flag_cells(ok, max_train_error, context)
 
 
 def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: dict, cfg: dict) -> dict[str, str]:
@@ -224,6 +215,7 @@ def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: di
         "error_vs_keep.csv": res["error_vs_keep"],
         "droppable.csv": res["droppable"],
         "compute_fits.csv": res["compute"],
+        "compute_rule_fits.csv": res["compute_rules"],
         "budgets.csv": res["budgets"],
         "budget_holdout.csv": res["budget_holdout"],
         "class_balance.csv": res["class_balance"],
@@ -245,27 +237,30 @@ def _write_reports(sections, out_dir: Path) -> dict[str, str]:
 
 
 # =========================================================================== analysis
-def _analyse(
-    ok: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float, context: Sequence[str], baseline: str
-) -> dict[str, pd.DataFrame]:
+def _empty_analysis() -> dict[str, Any]:
     empty = pd.DataFrame()
+    names = ("curves", "frontier", "error_vs_keep", "gains", "verdicts", "droppable", "class_balance", "compute")
+    names += ("compute_rules",)
+    return {
+        **{n: empty for n in names},
+        "fits": pd.DataFrame(columns=["kind", *FITS_COLUMNS]),
+        "answer": [],
+        "answer_with_flagged": [],
+        "budget_cells": empty,
+        "budgets": empty,
+        "budget_holdout": empty,
+        "flagged_cells": empty,
+    }
+
+
+def _analyse(
+    runs: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float, context: Sequence[str], baseline: str
+) -> dict[str, pd.DataFrame]:
+    """Scaling analyses on the runs of unflagged cells; compute-budget analyses on every run."""
+    flagged = runs["flagged_cell"].astype(bool) if "flagged_cell" in runs else pd.Series(False, index=runs.index)
+    ok = runs.loc[~flagged]
     if ok.empty:
-        fits = pd.DataFrame(columns=["kind", *FITS_COLUMNS])
-        return {
-            "curves": empty,
-            "fits": fits,
-            "frontier": empty,
-            "error_vs_keep": empty,
-            "gains": empty,
-            "verdicts": empty,
-            "droppable": empty,
-            "class_balance": empty,
-            "compute": empty,
-            "answer": [],
-            "budget_cells": empty,
-            "budgets": empty,
-            "budget_holdout": empty,
-        }
+        return _empty_analysis()
     curves = fr.learning_curves(ok, x=x, context=context)
     fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
@@ -278,25 +273,48 @@ def _analyse(
     ctx_cols = fr.resolve_context(ok, context)
     gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
     verdicts = vd.verdict_table(front, fits, gains, context=ctx_cols)
-    compute = cp.fit_compute_laws(ok, n_boot=n_boot, seed=seed)
-    cells = bg.budget_cells(ok)
-    budgets = bg.best_keep_by_budget(cells, compute) if not cells.empty else pd.DataFrame()
+    budget = _budget_analysis(runs, n_boot=n_boot, seed=seed)
     return {
         "curves": curves,
         "fits": fits,
         "frontier": front,
         "gains": gains,
         "verdicts": verdicts,
-        "answer": (bg.answer_lines(budgets) if not budgets.empty else [])  # a compute study's own question first
+        "answer": (bg.answer_lines(budget["budgets"]) if not budget["budgets"].empty else [])
         + vd.answer_lines(verdicts, gains, baseline, ctx_cols),
-        "budget_cells": cells,
-        "budgets": budgets,
-        "budget_holdout": bg.holdout_largest_budget(ok) if not cells.empty else pd.DataFrame(),
+        "answer_with_flagged": _answer_with_flagged(runs, flagged, x=x, context=context, baseline=baseline),
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
         "class_balance": fr.class_balance(ok),
-        "compute": compute,
+        "flagged_cells": flagged_cells_table(runs, ctx_cols),
+        **budget,
     }
+
+
+def _budget_analysis(runs: pd.DataFrame, *, n_boot: int, seed: int) -> dict[str, pd.DataFrame]:
+    """Compute fits, best keep per budget and the held-out check, on every run (flagged cells too)."""
+    compute = cp.fit_compute_laws(runs, n_boot=n_boot, seed=seed)
+    cells = bg.budget_cells(runs)
+    empty = pd.DataFrame()
+    rule_fits = bg.fit_rule_laws(runs, n_boot=n_boot, seed=seed) if not cells.empty else empty
+    return {
+        "compute": compute,
+        "compute_rules": rule_fits,
+        "budget_cells": cells,
+        "budgets": bg.best_keep_by_budget(cells, rule_fits) if not cells.empty else empty,
+        "budget_holdout": bg.holdout_largest_budget(runs, n_boot=n_boot, seed=seed) if not cells.empty else empty,
+    }
+
+
+def _answer_with_flagged(runs: pd.DataFrame, flagged: pd.Series, *, x, context, baseline: str) -> list[str]:
+    """The gain part of the answer with the flagged cells included (empty when no cell is flagged)."""
+    if not flagged.any():
+        return []
+    front = fr.pareto_frontier(runs, x=x, context=context)
+    ctx_cols = fr.resolve_context(runs, context)
+    gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
+    verdicts = vd.verdict_table(front, pd.DataFrame(columns=["kind"]), gains, context=ctx_cols)
+    return vd.answer_lines(verdicts, gains, baseline, ctx_cols, shape=False)
 
 
 def _order_fits(fits: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFrame:
@@ -440,14 +458,26 @@ def _summary_table(verdicts: pd.DataFrame, ctx_cols: Sequence[str]) -> pd.DataFr
             else f"{r['gain']:+.4f}"
             + (f" [{r['gain_lo']:+.4f}, {r['gain_hi']:+.4f}]" if pd.notna(r["gain_lo"]) else "")
         )
-        row["better / worse (of n)"] = (
+        row["per-n better / worse (of n; exploratory)"] = (
             f"{int(r['n_better'])} / {int(r['n_worse'])} (of {int(r['n_shared_x'])})" if r["n_shared_x"] else ""
         )
+        row["mean relative gain over n [simultaneous CI]; Holm p"] = _pooled_cell(r)
         row["ν [95% CI]"] = _nu_cell(r) if pd.notna(r.get("fit_status")) else ""
         row["shape"] = r["shape"]
         row["p power / p exp"] = f"{_f(r['p_power'], '.2g')} / {_f(r['p_exp'], '.2g')}"
         rows.append(row)
     return _drop_constant(pd.DataFrame(rows), keys)
+
+
+def _pooled_cell(r) -> str:
+    """The pooled test of a rule: mean gain over the n where it is in play, its interval simultaneous over the
+    rules, the Holm-adjusted p and the verdict (empty for the baseline and untested rules)."""
+    if pd.isna(r.get("pooled_gain")) or pd.isna(r.get("p_holm")):
+        return ""
+    return (
+        f"{100 * r['pooled_gain']:+.1f}% [{100 * r['pooled_lo']:+.1f}, {100 * r['pooled_hi']:+.1f}]; "
+        f"p={r['p_holm']:.2g} ({r['beats']}; {int(r['pooled_n'])} n, mde {100 * r['mde']:.1f}%)"
+    )
 
 
 def _drop_constant(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -489,20 +519,39 @@ def _best_keep_table(gains: pd.DataFrame, ctx_cols: Sequence[str], max_cols: int
     return _drop_constant(pd.DataFrame(rows), keys)
 
 
+def _flag_answer(ok: pd.DataFrame, res: dict) -> list:
+    """How many cells are flagged, by which criterion, and the answer with them included."""
+    cells = res.get("flagged_cells")
+    n_runs = int(ok["undertrained"].sum()) if "undertrained" in ok else 0
+    if cells is None or cells.empty:
+        if not n_runs:
+            return []
+        return [
+            (
+                "p",
+                f"{n_runs} run(s) ended above the training-error threshold, but no cell's median did: every run is "
+                "in the analysis (no seed is ever dropped on its own; see 'Flagged cells').",
+                None,
+            )
+        ]
+    S = [
+        (
+            "p",
+            f"⚠ {len(cells)} cell(s) ({int(cells['seeds'].sum())} runs) did not fit their training data: the median "
+            "training error of the cell's seeds is above the threshold. The answer above leaves these cells out "
+            "of the scaling fits, frontiers and verdicts, all seeds together (compute-budget tables keep every "
+            "run); see 'Flagged cells'. With the flagged cells included:",
+            None,
+        )
+    ]
+    return S + [("p", line, None) for line in res.get("answer_with_flagged") or []]
+
+
 def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_paths: list[str]) -> list:
     S: list[tuple[str, str, Any]] = [("h2", "Answer", None)]
     for line in res.get("answer") or []:
         S.append(("p", line, None))
-    n_flag = int(ok["undertrained"].sum()) if "undertrained" in ok else 0
-    if n_flag:
-        S.append(
-            (
-                "p",
-                f"⚠ {n_flag} run(s) did not fit their training data (train error above the threshold) "
-                "and are left out of every fit, frontier and verdict; see 'Flagged runs'.",
-                None,
-            )
-        )
+    S += _flag_answer(ok, res)
     for note in _mixed_settings_notes(ok):
         S.append(("p", "⚠ " + note, None))
     S.append(("h2", "Summary: each rule against random pruning", None))
@@ -528,17 +577,39 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
     return S
 
 
+_BUDGET_NOTE = (
+    "Every steps-budget run is used (flagged cells too). A budget fixes the optimiser steps; examples seen differ "
+    "by partial last batches (examples_seen_ratio: smallest over largest among a budget's cells). Best keep is "
+    "chosen among the rule's keeps and its full pool (keep 1: the static full pool; pure InfoBatch for an "
+    "InfoBatch rule). The prediction is the rule's compute law (one b and τ across its keeps and full pool, a "
+    "scale per keep), drawn only where its bootstrap intervals identify b and τ (fit_status ok). At one pool a keep "
+    "has one kept-set size, so a per-keep fit pins down only a·S^b and how fast repeats lose value; it cannot "
+    "say what a different kept-set size would give."
+)
+
+
 def _budget_sections(res: dict) -> list:
-    """At a fixed pool under several step budgets: every rule at equal examples seen, and the best keep per budget
-    (observed, predicted by the compute-aware fits, and predicted for the largest budget held out of the fit)."""
+    """At a fixed pool under several step budgets: every rule at equal optimiser steps, the best keep per budget
+    (observed among all keeps and the full pool, and predicted by the identified rule laws) and the held-out check
+    against the trivial predictors."""
     if res["budgets"].empty:
         return []
     return [
-        ("h3", "Equal compute: best error over keep at each step budget (steps budget; same examples seen)", None),
+        ("h3", "Equal optimiser steps: best error over keep and the full pool at each step budget", None),
+        ("p", _BUDGET_NOTE, None),
         ("table", "", _pretty(bg.rules_at_budget(res["budgets"]))),
-        ("h3", "Best keep at each budget: observed and predicted by the compute-aware fits", None),
+        ("h3", "Best keep at each budget: observed (keeps and full pool) and predicted by the rule's law", None),
         ("table", "", _pretty(res["budgets"], fmt=".4g")),
-        ("h3", "Prediction check: fits without each rule's largest budget, best keep predicted there", None),
+        ("h3", "Compute laws per rule (shared b and τ, a scale per keep; 95% bootstrap intervals)", None),
+        ("table", "", _pretty(res.get("compute_rules", pd.DataFrame()), fmt=".3g")),
+        ("h3", "Prediction check: laws fitted without each rule's largest budget, against trivial predictors", None),
+        (
+            "p",
+            "Regret = observed error at the chosen keep − best observed error at the held-out budget, for the fit's "
+            "keep, the largest pruned keep and the full pool; fit_beats_trivial says whether the fit's regret is "
+            "below both.",
+            None,
+        ),
         ("table", "", _pretty(res["budget_holdout"], fmt=".4g")),
     ]
 
@@ -585,7 +656,10 @@ def _detail_sections(
                 "p",
                 "Per keep: error = a·e^b over the first pass of the kept set, each later pass j worth "
                 "b·0.5^(j/τ) (τ = half-life in passes), fitted on runs of different sizes and budgets "
-                "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells.",
+                "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells. Status 'ok' only "
+                "when the intervals are finite, b's below 0 and τ's inside the grid; otherwise 'not identified' and "
+                "no prediction is drawn from it. With one kept-set size per keep (one pool) a and b trade off: only "
+                "a·S^b and the decay of repeats are constrained.",
                 None,
             )
         )
@@ -610,27 +684,19 @@ def _detail_sections(
 
 def _flagged_sections(loaded: LoadResult, ok: pd.DataFrame) -> list:
     S: list[tuple[str, str, Any]] = []
-    flagged = ok.loc[ok["undertrained"]] if "undertrained" in ok else ok.iloc[:0]
-    S.append(("h2", f"Flagged runs: did not fit their training data ({len(flagged)})", None))
-    cols = [
-        c
-        for c in (
-            "run_id",
-            "metric",
-            "strategy",
-            "keep",
-            "pool_size",
-            "n_train",
-            "seed",
-            "steps",
-            "epochs",
-            "train_error",
-            "test_error",
-        )
-        if c in flagged
-    ]
+    cells = flagged_cells_table(ok, [c for c in fr.CONTEXT_KEYS if c in ok.columns])
+    n_runs = int(cells["seeds"].sum()) if len(cells) else 0
+    S.append(("h2", f"Flagged cells: did not fit their training data ({len(cells)} cells, {n_runs} runs)", None))
     S.append(
-        ("table", "Left out of fits, frontiers and verdicts." if len(flagged) else "", _pretty(flagged[cols].head(100)))
+        (
+            "table",
+            "A cell (metric, strategy, keep, pool, context) is flagged when the median training error of its seeds "
+            "is above the threshold; flagged cells are left out of the scaling fits, frontiers and verdicts with "
+            "all their seeds, and kept in the compute-budget tables. No seed is dropped on its own."
+            if len(cells)
+            else "",
+            _pretty(cells.drop(columns=[c for c in ("dataset", "model") if c in cells]).head(100)),
+        )
     )
     failed = loaded.failed
     S.append(("h2", f"Failed or unusable records ({len(failed)})", None))
@@ -729,7 +795,12 @@ _SUMMARY_NOTE = (
     "Per rule (metric × strategy): its Pareto frontier (best keep fraction at each number n of kept "
     "examples) against random pruning's at the same n. Gain = error(random) − error(rule), positive = the "
     "rule is better, with a 95% t interval paired by seed (Welch's where the seeds differ), at the largest "
-    "n where either side prunes; 'better / worse' counts the n where the interval is above / below 0. ν is the frontier's "
+    "n where either side prunes; 'per-n better / worse' counts the n where that interval is above / below 0, "
+    "uncorrected for the ~20 n per rule: exploratory. The test to quote is the pooled one: the rule's mean "
+    "relative gain (log error of random − log error of the rule) over the n where it is in play, with a seed "
+    "variance shared across n, its interval simultaneous over the "
+    "rules compared and its p Holm-corrected across them; 'mde' is the smallest mean relative gain it detects with 80% "
+    "power (bench/collect/pooled.py). ν is the frontier's "
     "power-law exponent with a bootstrap interval. Shape: 'power law' when a·n^−ν + E∞ fits and an "
     "exponential does not, 'bends below' when the power law is rejected, the curve steepens and an exponential "
     "fits (the paper's claim), else 'not determinable' — by lack-of-fit F-tests against the seeds' own scatter "

@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .reference import DYNAMIC_STRATEGIES
+
 __all__ = [
     "CORE_COLUMNS",
     "LoadResult",
@@ -296,6 +298,10 @@ def flatten_record(rec: dict, source: str | os.PathLike | None = None) -> dict[s
     row["curve_points"] = len(curve) if isinstance(curve, list) else 0
     cfg = rec.get("config")
     fixed_steps = ((cfg or {}).get("train") or {}).get("steps") if isinstance(cfg, dict) else None
+    prune = ((cfg or {}).get("prune") or {}) if isinstance(cfg, dict) else {}
+    strategy = rec.get("strategy")
+    # the static selection that picked the kept set (a dynamic strategy prunes on top of prune.static's)
+    row["static_strategy"] = prune.get("static", "keep_hard") if strategy in DYNAMIC_STRATEGIES else strategy
     if fixed_steps is not None:  # a fixed optimiser-step budget (train.steps): runs of different ones never pool
         row["step_budget"] = int(fixed_steps)
     row["config_json"] = (

@@ -27,13 +27,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .pooled import pooled_gain_tests, simultaneous_interval
+from .reference import DYNAMIC_STRATEGIES
+
 __all__ = ["answer_lines", "gains_vs_baseline", "paired_gain", "verdict_table"]
 
 _GROUP = ("dataset", "model", "metric", "strategy")
 #: Metrics that are references, not pruning rules: ``none`` is the full-data (keep = 1) learning curve. Under a
 #: dynamic strategy (InfoBatch prunes during training) they are rules like any other.
 REFERENCE_METRICS = ("none",)
-DYNAMIC_STRATEGIES = ("infobatch",)
 
 
 def _is_rule(df: pd.DataFrame, baseline: str) -> np.ndarray:
@@ -101,8 +103,10 @@ def gains_vs_baseline(
 ) -> pd.DataFrame:
     """Gain of every non-baseline frontier point over the baseline's frontier point at the same x.
 
-    The baseline is the same strategy's baseline run when it exists (random pruning under keep_hard and
-    under keep_easy are different random subsets), else any strategy of the baseline metric.
+    The baseline is the baseline metric under the rule's static selection when it exists (random pruning under
+    keep_hard and under keep_easy are different random subsets; an InfoBatch rule's kept set is picked by its
+    ``static_strategy``, keep_hard by default), else another static strategy of the baseline metric (named in
+    ``baseline_strategy``).
     """
     if frontier.empty or "metric" not in frontier:
         return pd.DataFrame()
@@ -115,9 +119,12 @@ def gains_vs_baseline(
         cand = bases.get(tuple(r[c] for c in share))
         if cand is None or cand.empty:
             continue
-        same = cand.loc[cand["strategy"] == r["strategy"]]
-        b = (same if len(same) else cand).iloc[0]
-        g = paired_gain(_seed_errors(b["seed_errors"]), _seed_errors(r["seed_errors"]), ci)
+        same = cand.loc[cand["strategy"] == _static_strategy(r)]
+        b = (same if len(same) else cand.sort_values("strategy")).iloc[0]
+        be, re_ = _seed_errors(b["seed_errors"]), _seed_errors(r["seed_errors"])
+        g = paired_gain(be, re_, ci)
+        common = [s for s in sorted(set(be) & set(re_)) if be[s] > 0 and re_[s] > 0]
+        diffs = {str(s): math.log(be[s]) - math.log(re_[s]) for s in common}  # relative gain, for pooled tests
         rows.append(
             {
                 **{c: r[c] for c in (*_GROUP, *ctx, "x_var", "x")},
@@ -130,9 +137,18 @@ def gains_vs_baseline(
                 "baseline_error": b["mean"],
                 **g,
                 "ci_level": ci,
+                "seed_log_diffs": json.dumps(diffs),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _static_strategy(r) -> str:
+    """The static selection behind a frontier row: its strategy, or for a dynamic rule its ``static_strategy``."""
+    if r["strategy"] not in DYNAMIC_STRATEGIES:
+        return r["strategy"]
+    s = r.get("static_strategy")
+    return s if isinstance(s, str) and s and s not in DYNAMIC_STRATEGIES else "keep_hard"
 
 
 def pruned_gains(gains: pd.DataFrame) -> pd.DataFrame:
@@ -152,6 +168,7 @@ def _gain_summary(gains: pd.DataFrame) -> dict:
             "gain": math.nan,
             "gain_lo": math.nan,
             "gain_hi": math.nan,
+            "gain_n_pairs": 0,
             "n_shared_x": 0,
             "n_better": 0,
             "n_worse": 0,
@@ -165,6 +182,7 @@ def _gain_summary(gains: pd.DataFrame) -> dict:
         "gain": last["gain"],
         "gain_lo": last["gain_lo"],
         "gain_hi": last["gain_hi"],
+        "gain_n_pairs": last["n_pairs"],
         "n_shared_x": len(gains),
         "n_better": int((gains["gain_lo"] > 0).sum()),
         "n_worse": int((gains["gain_hi"] < 0).sum()),
@@ -198,7 +216,36 @@ def verdict_table(
         for c in ("nu", "nu_lo", "nu_hi", "fit_status", "shape", "p_power", "p_exp", "shape_reason"):
             row[c] = fit[c] if fit is not None and c in fit else (math.nan if c != "shape" else "")
         rows.append({**row, **_gain_summary(gg)})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    return _with_pooled_tests(out, gains, [*("dataset", "model"), *ctx, "x_var"])
+
+
+_POOLED_COLS = ("pooled_gain", "pooled_se", "pooled_df", "pooled_n", "pooled_s2", "p", "p_holm")
+_POOLED_COLS += ("pooled_lo", "pooled_hi", "mde", "beats", "n_rules")
+
+
+def _with_pooled_tests(verdicts: pd.DataFrame, gains: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """Add the pooled, multiplicity-corrected test of each rule (:mod:`bench.collect.pooled`) and the best-rule
+    interval at the largest n, simultaneous over the rules of its group."""
+    if verdicts.empty or gains.empty or "seed_log_diffs" not in gains:
+        return verdicts
+    group = [c for c in group if c in gains.columns]
+    tests = pooled_gain_tests(gains, group, ["metric", "strategy"])
+    keys = [*group, "metric", "strategy"]
+    tests = tests[keys + [c for c in _POOLED_COLS if c in tests.columns]].rename(columns={"p": "p_pooled"})
+    out = verdicts.merge(tests, on=keys, how="left")
+    lo, hi = [], []
+    for r in out.itertuples(index=False):
+        k = int(r.gain_n_pairs) if pd.notna(getattr(r, "gain_n_pairs", np.nan)) else 0
+        s2, df, nr = getattr(r, "pooled_s2", np.nan), getattr(r, "pooled_df", 0), getattr(r, "n_rules", 0)
+        # the shared variance is of log errors: at one n an absolute gain's sd is about that times the error there
+        sd_scale = r.gain_baseline_error if pd.notna(r.gain_baseline_error) else np.nan
+        a, b = simultaneous_interval(
+            r.gain, s2 * sd_scale**2, k, int(df) if pd.notna(df) else 0, int(nr) if pd.notna(nr) else 0
+        )
+        lo.append(a)
+        hi.append(b)
+    return out.assign(gain_sim_lo=lo, gain_sim_hi=hi)
 
 
 def match_mask(df: pd.DataFrame, key: dict) -> np.ndarray:
@@ -228,9 +275,14 @@ def _fmt_gain(r) -> str:
 
 
 def answer_lines(
-    verdicts: pd.DataFrame, gains: pd.DataFrame, baseline: str = "random", context: Sequence[str] = ()
+    verdicts: pd.DataFrame,
+    gains: pd.DataFrame,
+    baseline: str = "random",
+    context: Sequence[str] = (),
+    *,
+    shape: bool = True,
 ) -> list[str]:
-    """Plain-language answers, one per (dataset, model, context) group."""
+    """Plain-language answers, one per (dataset, model, context) group (``shape=False``: the gains only)."""
     if verdicts.empty:
         return ["No frontier could be formed: nothing to compare."]
     out = []
@@ -240,11 +292,45 @@ def answer_lines(
         k = dict(zip(gkeys, key if isinstance(key, tuple) else (key,)))
         where = ", ".join(f"{c}={k[c]}" for c in shown if c != "x_var" and pd.notna(k[c]))
         g = _match_all(gains, k) if not gains.empty else gains
-        out.append(f"**{where}**: " + _group_answer(v, g, baseline))
+        out.append(f"**{where}**: " + _group_answer(v, g, baseline, shape))
     return out
 
 
-def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
+def _gain_answer(v: pd.DataFrame, rules: pd.DataFrame, pruned: pd.DataFrame, baseline: str) -> list[str]:
+    """The best rule at the largest n (interval simultaneous over the rules, as it was selected on these seeds)
+    and how many rules beat the baseline under the pooled, Holm-corrected test."""
+    xmax = pruned["x"].max()
+    top = pruned.loc[pruned["x"] == xmax].sort_values("error").iloc[0]
+    tv = _match(v, {c: top[c] for c in ("metric", "strategy")})
+    lo = tv["gain_sim_lo"] if tv is not None and "gain_sim_lo" in tv else math.nan
+    hi = tv["gain_sim_hi"] if tv is not None and "gain_sim_hi" in tv else math.nan
+    n_rules = int(tv["n_rules"]) if tv is not None and pd.notna(tv.get("n_rules")) else len(rules)
+    sig = "better than" if lo > 0 else "worse than" if hi < 0 else "not distinguishable from"
+    ival = f"[{lo:+.4f}, {hi:+.4f}]" if pd.notna(lo) else "(no interval)"
+    out = [
+        f"at the largest n where pruning is in play (n = {xmax:g}), the lowest error is {top['metric']} "
+        f"{top['strategy']} (keep {top['keep']:g}, error {top['error']:.4f}), {sig} {baseline}: gain "
+        f"{top['gain']:+.4f} {ival}, an interval simultaneous over the {n_rules} rules since this one was picked "
+        "as the best on the same seeds."
+    ]
+    if "beats" not in rules:
+        return out + [
+            f"{int((rules['n_better'] > 0).sum())} of {len(rules)} rules beat {baseline} at some n "
+            "(per-n intervals, uncorrected: exploratory)."
+        ]
+    tested = rules.loc[rules["beats"].isin(["better", "worse", "no difference shown"])]
+    n_b, n_w = int((tested["beats"] == "better").sum()), int((tested["beats"] == "worse").sum())
+    mde = tested["mde"].median()
+    out.append(
+        f"Over the n where each is in play, {n_b} of {len(tested)} rules beat {baseline} and {n_w} are worse "
+        f"(mean relative gain over n, log-error variance shared across n, Holm-corrected across the {len(tested)} "
+        f"rules); the smallest mean relative gain this design detects with 80% power is about {100 * mde:.1f}%. "
+        "Per-n intervals are exploratory."
+    )
+    return out
+
+
+def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str, shape: bool = True) -> str:
     parts = []
     base = v.loc[_is_baseline(v, baseline)]
     base_shape = base["shape"].iloc[0] if len(base) else "absent"
@@ -252,19 +338,9 @@ def _group_answer(v: pd.DataFrame, gains: pd.DataFrame, baseline: str) -> str:
     if gains.empty or rules.empty:
         parts.append(f"no rule to compare with {baseline} pruning.")
     else:
-        pruned = pruned_gains(gains)
-        xmax = pruned["x"].max()
-        top = pruned.loc[pruned["x"] == xmax].sort_values("error").iloc[0]
-        sig = (
-            "better than" if top["gain_lo"] > 0 else "worse than" if top["gain_hi"] < 0 else "not distinguishable from"
-        )
-        parts.append(
-            f"at the largest n where pruning is in play (n = {xmax:g}), the best rule is {top['metric']} {top['strategy']} "
-            f"(keep {top['keep']:g}, error {top['error']:.4f}), {sig} {baseline} "
-            f"(gain {_fmt_gain(top)})."
-        )
-        n_any = int((rules["n_better"] > 0).sum())
-        parts.append(f"{n_any} of {len(rules)} rules beat {baseline} at some n (interval above 0).")
+        parts += _gain_answer(v, rules, pruned_gains(gains), baseline)
+    if not shape:
+        return " ".join(parts)
     bends = rules.loc[rules["shape"] == "bends below"]
     parts.append(
         f"{baseline}'s frontier: {base_shape}; "
