@@ -141,7 +141,10 @@ def test_steps_batch_and_fractional_epochs():
     assert recipe_batch_size(1024, 1001, 4, world=4) == 248 and recipe_batch_size(1024, 30, None) == 1024
     small = {**cfg, "batch_size": 250, "min_steps": 200}
     assert plan_steps(1000, 1000, small) == (200, 4)  # 40 budget steps under the floor
-    assert plan_steps(30, 30, {**TRAIN_DEFAULTS, "epochs": 3, "batch_size": 16}) == (6, 2)  # integer epochs as before
+    assert plan_steps(30, 30, {**TRAIN_DEFAULTS, "epochs": 3, "batch_size": 16, "min_steps": 0}) == (
+        6,
+        2,
+    )  # integer epochs as before
 
 
 def test_flips_alternate_epoch_to_epoch_with_translation():

@@ -13,8 +13,8 @@ Public API::
 Command line: ``python -m bench.collect RUNS_DIR [MORE_DIRS] [--out DIR] [--tolerance T] [--wandb]``.
 """
 
-from .fit import CurveFit, ModelFit, fit_curve, fit_exponential, fit_power_law, fit_power_law_e0
-from .frontier import (
+from bench.collect.fit import CurveFit, ModelFit, fit_curve, fit_exponential, fit_power_law, fit_power_law_e0
+from bench.collect.frontier import (
     add_x,
     class_balance,
     droppable_fraction,
@@ -24,8 +24,8 @@ from .frontier import (
     learning_curves,
     pareto_frontier,
 )
-from .report import NoRecordsError, collect
-from .table import class_imbalance, load, load_curves, load_records
+from bench.collect.report import NoRecordsError, collect
+from bench.collect.table import class_imbalance, load, load_curves, load_records
 
 __all__ = [
     "CurveFit",

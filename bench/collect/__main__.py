@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     x_spec = _parse_x(args.x, parser)
 
-    from .report import NoRecordsError, collect  # after argument checks: fast --help / errors
+    from bench.collect.report import NoRecordsError, collect  # after argument checks: fast --help / errors
 
     argv_used = sys.argv[1:] if argv is None else argv
     command = "python -m bench.collect " + " ".join(shlex.quote(a) for a in argv_used)

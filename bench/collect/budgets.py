@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import compute as cp
-from .reference import DYNAMIC_STRATEGIES, check_unique_seeds, is_full_pool, is_full_reference, matching
-from .verdict import match_mask
+from bench.collect import compute as cp
+from bench.collect.reference import DYNAMIC_STRATEGIES, check_unique_seeds, is_full_pool, is_full_reference, matching
+from bench.collect.verdict import match_mask
 
 RULE = ["dataset", "model", "metric", "strategy"]
 
@@ -279,7 +279,7 @@ def plot_budgets(cells: pd.DataFrame, out_dir, formats: Sequence[str]) -> list[s
     full-data runs (metric none, keep 1) in black on every panel."""
     from matplotlib import colormaps
 
-    from .plots import _figure, _loglog, _name, _save, _suptitle
+    from bench.collect.plots import _figure, _loglog, _name, _save, _suptitle
 
     paths = []
     for (ds, model, pool), g in cells.groupby(["dataset", "model", "pool_size"], sort=True):

@@ -32,10 +32,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .fit import fit_curve
-from .flagged import MAX_TRAIN_ERROR, flag_cells
-from .frontier import fit_frontiers
-from .shape import BENDS_BELOW, NOT_DETERMINABLE, POWER_LAW
+from bench.collect.fit import fit_curve
+from bench.collect.flagged import MAX_TRAIN_ERROR, flag_cells
+from bench.collect.frontier import fit_frontiers
+from bench.collect.shape import BENDS_BELOW, NOT_DETERMINABLE, POWER_LAW
 
 __all__ = ["CASES", "EXPECTED", "calibrate", "calibration_markdown", "synthetic_curve"]
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .verdict import match_mask
+from bench.collect.verdict import match_mask
 
 __all__ = [
     "ComputeFit",

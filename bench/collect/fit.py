@@ -62,7 +62,7 @@ from typing import Optional
 import numpy as np
 from scipy.optimize import least_squares
 
-from .shape import NOT_DETERMINABLE, judge_shape
+from bench.collect.shape import NOT_DETERMINABLE, judge_shape
 
 __all__ = [
     "CurveFit",

@@ -42,17 +42,17 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .fit import CurveFit, fit_curve, hierarchical_resampler
-from .power import power_gate
-from .reference import (
+from bench.collect.fit import CurveFit, fit_curve, hierarchical_resampler
+from bench.collect.power import power_gate
+from bench.collect.reference import (
     DYNAMIC_STRATEGIES,
     check_unique_seeds,
     is_full_pool,
     matching,
     reference_frame,
 )
-from .shape import NOT_DETERMINABLE
-from .table import resolve_column
+from bench.collect.shape import NOT_DETERMINABLE
+from bench.collect.table import resolve_column
 
 __all__ = [
     "CURVE_KEYS",

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fit import predict
-from .plots import FORMATS, _figure, _fmt, _groups, _isnan, _loglog, _name, _save, _suptitle, _title
-from .reference import DYNAMIC_STRATEGIES
-from .verdict import match_mask as _match
+from bench.collect.fit import predict
+from bench.collect.plots import FORMATS, _figure, _fmt, _groups, _isnan, _loglog, _name, _save, _suptitle, _title
+from bench.collect.reference import DYNAMIC_STRATEGIES
+from bench.collect.verdict import match_mask as _match
 
 __all__ = ["plot_metric_panels"]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fit import EXP, predict
-from .frontier import CONTEXT_KEYS
+from bench.collect.fit import EXP, predict
+from bench.collect.frontier import CONTEXT_KEYS
 
 __all__ = [
     "plot_class_balance",

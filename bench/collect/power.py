@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .shape import BENDS_BELOW, POWER_LAW
+from bench.collect.shape import BENDS_BELOW, POWER_LAW
 
 __all__ = ["CALIBRATED_POWER", "POWER_MIN", "calibrated_power", "power_gate", "power_table"]
 

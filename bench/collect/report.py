@@ -35,16 +35,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import budgets as bg
-from . import compute as cp
-from . import frontier as fr
-from . import panels, plots
-from . import verdict as vd
+from bench.collect import budgets as bg
+from bench.collect import compute as cp
+from bench.collect import frontier as fr
+from bench.collect import panels, plots
+from bench.collect import verdict as vd
 
 # a cell whose seeds' median final error on their kept set is above MAX_TRAIN_ERROR is flagged as a whole and left
 # out of the scaling fits, frontiers and verdicts (never a seed on its own; compute-budget analyses keep every run)
-from .flagged import MAX_TRAIN_ERROR, flag_cells, flagged_cells_table
-from .table import LoadResult, load
+from bench.collect.flagged import MAX_TRAIN_ERROR, flag_cells, flagged_cells_table
+from bench.collect.table import LoadResult, load
 
 __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
 

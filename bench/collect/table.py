@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .reference import DYNAMIC_STRATEGIES
+from bench.collect.reference import DYNAMIC_STRATEGIES
 
 __all__ = [
     "CORE_COLUMNS",

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .pooled import pooled_gain_tests, simultaneous_interval
-from .reference import DYNAMIC_STRATEGIES
+from bench.collect.pooled import pooled_gain_tests, simultaneous_interval
+from bench.collect.reference import DYNAMIC_STRATEGIES
 
 __all__ = ["answer_lines", "gains_vs_baseline", "paired_gain", "verdict_table"]
 

@@ -16,7 +16,7 @@
   collector), not by this package.
 """
 
-from .perceptron import (
+from bench.theory.perceptron import (
     RULES,
     empirical_error,
     gaussian_data,
@@ -30,7 +30,7 @@ from .perceptron import (
     simulate,
     trained_probe,
 )
-from .replica import gardner_capacity, paper_residuals, prune_threshold, theory_curve, theory_error
+from bench.theory.replica import gardner_capacity, paper_residuals, prune_threshold, theory_curve, theory_error
 
 __all__ = [
     "RULES",

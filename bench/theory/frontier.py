@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq, minimize_scalar
 
-from .replica import theory_error
+from bench.theory.replica import theory_error
 
 __all__ = [
     "F_LO",

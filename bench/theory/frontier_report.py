@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .frontier_study import analyse, unique_cells, write_figure
-from .study import RUN_COLUMNS
-from .study_report import _md
+from bench.theory.frontier_study import analyse, unique_cells, write_figure
+from bench.theory.study import RUN_COLUMNS
+from bench.theory.study_report import _md
 
 FIT_COLS = ["group", "theta", "n_points", "x_min", "x_max", "power_variant", "nu", "nu_lo", "nu_hi", "fit_status"]
 SHAPE_COLS = ["shape", "p_power", "p_exp", "shape_reason"]

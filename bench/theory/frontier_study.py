@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from bench.collect import fit_frontiers
-
-from . import frontier as tf
-from .study import cells, load_perceptron
+from bench.theory import frontier as tf
+from bench.theory.study import cells, load_perceptron
 
 THEORY_FILES = ("theory_frontier.csv", "theory_grid.csv", "theory_cliffs.csv")
 

@@ -452,7 +452,7 @@ def theory_frontier(alpha_tots, keeps, theta: float = 0.0, rule: str = "keep_har
     like the collector's (best cell per alpha_prune, Pareto = strictly below every smaller alpha_prune). Use it to
     judge a grid before running it: the rows with ``pareto`` and ``alpha_prune >= x_min`` are the fitted points.
     """
-    from .replica import theory_error
+    from bench.theory.replica import theory_error
 
     rows = []
     for at in alpha_tots:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .study import ASYMPTOTE_C, cells, error_vs_keep_at
+from bench.theory.study import ASYMPTOTE_C, cells, error_vs_keep_at
 
 
 def _plt():

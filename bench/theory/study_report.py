@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import study_figures as figs
-from .study import ASYMPTOTE_C, RUN_COLUMNS, shape_verdict
+from bench.theory import study_figures as figs
+from bench.theory.study import ASYMPTOTE_C, RUN_COLUMNS, shape_verdict
 
 TABLES = {
     "runs.csv": None,
@@ -571,7 +571,7 @@ def run(
     """
     import time
 
-    from .study import analyse
+    from bench.theory.study import analyse
 
     t0 = time.perf_counter()
     res = analyse(paths, x_min, n_boot, alpha_fixed)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import perceptron as pc
-from . import replica as rp
+from bench.theory import perceptron as pc
+from bench.theory import replica as rp
 
 CURVE_KEYS = ("alpha_prune", "keep", "rule", "probe_angle_deg", "eps", "R", "rho", "kappa", "converged")
 FINITE_SIZE_DIM = 400

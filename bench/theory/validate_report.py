@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from . import replica as rp
+from bench.theory import replica as rp
 
 COLORS = {"keep_hard": "tab:red", "keep_easy": "tab:blue", "random": "tab:gray"}
 
