@@ -20,7 +20,7 @@ from bench.train.data import AUGMENTS
 from bench.train.distributed import validate_distributed, world_size
 from bench.train.infobatch import validate_infobatch
 from bench.train.optim import OPTIMIZERS, SCHEDULES
-from bench.train.recipe import validate_recipe
+from bench.train.recipe import recipe_batch_size, validate_recipe
 
 LOGGERS = ("wandb", "csv", "none")
 WANDB_MODES = ("offline", "online", "disabled")
@@ -129,6 +129,7 @@ def _validate_dynamic(prune: dict, ds: dict, model: dict, train: dict) -> None:
     pool = ds.get("pool_size") or (ds.get("n_train") if ds.get("name") == "mnist1d" else None)
     bs = train.get("batch_size")
     n_kept = int(round(prune["keep"] * pool)) if isinstance(pool, int) and pool > 0 else bs
+    bs = recipe_batch_size(bs, n_kept, train.get("min_batches"))
     try:
         validate_infobatch(prune.get("ratio", 0.5), prune.get("delta", 0.875), n_kept, bs)
     except ValueError as e:
@@ -136,8 +137,10 @@ def _validate_dynamic(prune: dict, ds: dict, model: dict, train: dict) -> None:
 
 
 def check_dynamic_kept(cfg: dict, n_kept: int) -> None:
-    """After selection, before training: a dynamic strategy needs a kept set of at least one batch."""
-    prune, bs = cfg["prune"], int(cfg["train"]["batch_size"])
+    """After selection, before training: a dynamic strategy needs a kept set of at least one batch (the batch the
+    run will use: a recipe with ``min_batches`` shrinks it for small kept sets)."""
+    train = cfg["train"]
+    prune, bs = cfg["prune"], recipe_batch_size(train["batch_size"], n_kept, train.get("min_batches"))
     if prune["strategy"] in DYNAMIC_STRATEGIES and n_kept < bs:
         raise ConfigError(
             f"InfoBatch on a kept set of {n_kept} examples is smaller than one batch "

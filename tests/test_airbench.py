@@ -362,3 +362,15 @@ def test_airbench_on_two_ddp_processes(tmp_path):
     assert rec["status"] == "ok", rec["reason"]
     assert rec["extra"]["world_size"] == 2 and rec["steps"] == 6 and rec["extra"]["batch_size"] == 24
     assert rec["examples_seen"] == 6 * 24 and rec["extra"]["tta"]["level"] == 2
+
+
+def test_infobatch_accepts_a_kept_set_smaller_than_the_recipe_batch():
+    """train=airbench shrinks the batch for small kept sets, so InfoBatch on 600 kept images is one of 4 batches of
+    150, not 'smaller than one batch of 1024'; the default recipe still rejects it."""
+    from bench.config import check_dynamic_kept
+    from bench.errors import ConfigError
+
+    cfg = {"prune": {"strategy": "infobatch"}, "train": {"batch_size": 1024, "min_batches": 4}}
+    check_dynamic_kept(cfg, 600)
+    with pytest.raises(ConfigError, match="smaller than one batch"):
+        check_dynamic_kept({**cfg, "train": {"batch_size": 1024}}, 600)
