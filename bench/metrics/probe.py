@@ -43,14 +43,17 @@ from bench.checkpoint import active_guard
 from bench.defaults import metric_settings
 from bench.errors import MetricError  # noqa: F401 (re-exported)
 from bench.models import create_model, data_init_positions, init_from_data, needs_data_init
+from bench.registry import Registry
 from bench.train.data import augment as batch_augment
 from bench.train.data import normalise
+from bench.train.optim import SCHEDULES, lr_factor
 
 log = logging.getLogger(__name__)
 
 PROBE_DEFAULTS: dict[str, Any] = metric_settings("_probe_training")  # conf/metric/_probe_training.yaml: the one source
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "linear", "constant", "multistep")
+# Probe ensembles build their own optimisers (over the members' stacked, vmapped parameters): their registry; the
+# schedules are the training loop's (bench.train.optim.SCHEDULES).
+PROBE_OPTIMIZERS = Registry("metric.optimizer")
 DEFAULT_PROBE_MODEL = {"name": "mlp"}
 # Keys the harness may leave in a metric's config that are not metric settings.
 _IGNORED_KEYS = ("name", "model", "cache")
@@ -71,14 +74,11 @@ def resolve_params(metric: str, params: Optional[dict], defaults: dict) -> dict:
 
 def check_probe_params(metric: str, p: dict) -> None:
     """Validate the shared probe settings (raises MetricError before any training)."""
-    if p["optimizer"] not in OPTIMIZERS:
-        raise MetricError(
-            f"metric.optimizer={p['optimizer']!r} is not allowed for {metric}; allowed: {', '.join(OPTIMIZERS)}"
-        )
-    if p["schedule"] not in SCHEDULES:
-        raise MetricError(
-            f"metric.schedule={p['schedule']!r} is not allowed for {metric}; allowed: {', '.join(SCHEDULES)}"
-        )
+    for key, registry in (("optimizer", PROBE_OPTIMIZERS), ("schedule", SCHEDULES)):
+        if p[key] not in registry:
+            raise MetricError(
+                f"metric.{key}={p[key]!r} is not allowed for {metric}; allowed: {', '.join(registry.names())}"
+            )
     if str(p["vectorise"]).lower() not in ("auto", "true", "false"):
         raise MetricError(
             f"metric.vectorise={p['vectorise']!r} is not allowed for {metric}; allowed: auto, true, false"
@@ -192,18 +192,27 @@ def _param_groups(named: dict[str, torch.Tensor], weight_decay: float, stacked: 
 
 
 def _make_optimizer(groups: list[dict], p: dict) -> torch.optim.Optimizer:
-    if p["optimizer"] == "sgd":
-        return torch.optim.SGD(
-            groups, lr=p["lr"], momentum=p["momentum"], nesterov=bool(p["nesterov"]) and p["momentum"] > 0
-        )
-    if p["optimizer"] == "adam":
-        return torch.optim.Adam(groups, lr=p["lr"])
+    return PROBE_OPTIMIZERS.get(p["optimizer"])(groups, p)
+
+
+@PROBE_OPTIMIZERS.register("sgd")
+def _probe_sgd(groups: list[dict], p: dict) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        groups, lr=p["lr"], momentum=p["momentum"], nesterov=bool(p["nesterov"]) and p["momentum"] > 0
+    )
+
+
+@PROBE_OPTIMIZERS.register("adam")
+def _probe_adam(groups: list[dict], p: dict) -> torch.optim.Optimizer:
+    return torch.optim.Adam(groups, lr=p["lr"])
+
+
+@PROBE_OPTIMIZERS.register("adamw")
+def _probe_adamw(groups: list[dict], p: dict) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=p["lr"])
 
 
 def lr_at(step: int, total: int, p: dict) -> float:
-    from bench.train.module import lr_factor
-
     return p["lr"] * lr_factor(
         step, total, p["schedule"], float(p["warmup"]), tuple(p["milestones"]), float(p["gamma"])
     )
