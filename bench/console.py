@@ -10,6 +10,7 @@ jobs of a multirun that runs in this process (Hydra's basic launcher). ``report_
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -22,7 +23,6 @@ _BAR: list[Any] = []  # the sweep bar in force in this process, if any
 
 def quiet_lightning() -> None:
     """Lightning's banners (devices found, distributed set-up, tips, checkpoint notes) only as warnings."""
-    import logging
 
     for name in (
         "pytorch_lightning.utilities.rank_zero",

@@ -8,11 +8,14 @@ rerun never overwrites an ``ok`` record.
 from __future__ import annotations
 
 import copy
+import importlib.metadata as md
 import json
 import platform
 import subprocess
 from pathlib import Path
 from typing import Any, Optional
+
+import numpy as np
 
 from bench.prune import STRATEGIES
 from bench.scores import atomic_write_bytes, stable_hash
@@ -118,7 +121,6 @@ def write_record(results_dir: str | Path, record: dict) -> Path:
 
 
 def _json_default(o: Any) -> Any:
-    import numpy as np
 
     if isinstance(o, np.integer):
         return int(o)
@@ -130,7 +132,6 @@ def _json_default(o: Any) -> Any:
 
 
 def library_versions() -> dict:
-    import importlib.metadata as md
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
     for pkg in ("bench", "torch", "torchvision", "pytorch-lightning", "hydra-core", "timm", "wandb", "numpy"):

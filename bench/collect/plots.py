@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -93,7 +94,6 @@ def _name(prefix: str, key: dict) -> str:
 
 def _wrap(fig, text: str, fontsize: float) -> str:
     """Wrap ``text`` to the figure width (approximate glyph width 0.6 em)."""
-    import textwrap
 
     width_in = fig.get_figwidth()
     chars = max(20, int(width_in * 72 / (0.6 * fontsize)))

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from bench.data import DATASETS, DatasetError, Splits
+from bench.theory.perceptron import draw_problem, gaussian_data
 
 
 @DATASETS.register("perceptron")
@@ -26,7 +27,6 @@ def perceptron(
     seed: int = 0,
     **_: object,
 ) -> Splits:
-    from bench.theory.perceptron import draw_problem, gaussian_data
 
     if int(dim) < 2:
         raise DatasetError(f"dataset.dim={dim} is not allowed: at least 2")

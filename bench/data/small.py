@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from bench.data import DATASETS, DatasetError, Splits
+from bench.scores import atomic_write_bytes
 
 
 def default_cache_dir() -> Path:
@@ -19,7 +20,6 @@ def default_cache_dir() -> Path:
 
 
 def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    from bench.scores import atomic_write_bytes
 
     buf = io.BytesIO()
     np.savez(buf, **arrays)

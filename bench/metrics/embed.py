@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -33,6 +34,9 @@ from torch.nn import functional as F
 
 from bench.defaults import metric_settings
 from bench.metrics.probe import MetricError, PoolData, derive_seed, pool_data, probe_model_cfg
+from bench.models import create_model, load_checkpoint
+from bench.train.data import folder_loader
+from bench.train.module import lr_factor
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,6 @@ def check_embed_params(metric: str, p: dict) -> None:
             raise MetricError(
                 f"metric.encoder=checkpoint needs metric.checkpoint=<path to a local state dict> for {metric}"
             )
-        from pathlib import Path
 
         if not Path(p["checkpoint"]).is_file():
             raise MetricError(f"metric.checkpoint={p['checkpoint']} does not exist (metric {metric})")
@@ -141,8 +144,6 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
 
 def train_simclr(ctx: Any, data: PoolData, p: dict, tag: str) -> nn.Module:
     """A SimCLR encoder trained on the pool (labels unused); returns the encoder in eval mode."""
-    from bench.models import create_model
-    from bench.train.module import lr_factor
 
     cfg = probe_model_cfg(ctx.model)
     name = cfg.pop("name")
@@ -223,7 +224,6 @@ class _Penultimate(nn.Module):
 
 def load_backbone(p: dict, num_classes: int, input_shape: tuple) -> nn.Module:
     """The ``checkpoint`` encoder: a pretrained backbone returning penultimate features."""
-    from bench.models import create_model, load_checkpoint
 
     arch = str(p["arch"])
     kwargs = dict(p["arch_kwargs"] or {})
@@ -279,7 +279,6 @@ def _apply(
 @torch.no_grad()
 def _encode_folder(encoder: Optional[nn.Module], ctx: Any, p: dict) -> torch.Tensor:
     """Embed a folder dataset's pool with its *test* transform (deterministic), through DataLoader workers."""
-    from bench.train.data import folder_loader
 
     ds = copy.copy(ctx.splits.train_set)
     if ctx.splits.test_set is not None and hasattr(ds, "transform"):

@@ -35,6 +35,7 @@ import copy
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
 from bench.defaults import metric_settings
@@ -83,7 +84,6 @@ def with_pool_batch_statistics(model: nn.Module, data: PoolData, batch_size: int
 
 def per_example_grad_norms(model: nn.Module, data: PoolData, chunk_size: int) -> torch.Tensor:
     """(N,) norms of the per-example cross-entropy gradients w.r.t. the trainable parameters of ``model`` (eval mode)."""
-    from torch.func import functional_call, grad, vmap
 
     model.eval()
     params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.metrics import ScoreContext, register_metric
+from bench.theory.perceptron import probe_margins
 
 
 @register_metric("margin", cache=False)
@@ -16,6 +17,5 @@ def margin_scores(ctx: ScoreContext) -> np.ndarray:
     probe = ctx.splits.meta.get("probe")
     if probe is None:
         raise ValueError(f"metric=margin needs dataset=perceptron (a probe); the dataset is {ctx.splits.name!r}")
-    from bench.theory.perceptron import probe_margins
 
     return -np.abs(probe_margins(ctx.splits.train_x[ctx.pool.ids].numpy(), probe))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import logging
 import math
 import time
@@ -97,7 +98,6 @@ def check_int(metric: str, p: dict, key: str, low: int) -> int:
 
 def derive_seed(*parts: Any) -> int:
     """A 63-bit seed from the run seed and string/int tags (stable across processes and platforms)."""
-    import hashlib
 
     ints = [
         abs(int(p))

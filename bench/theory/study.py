@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bench.collect import fit_curve, fit_frontiers, load_records, pareto_frontier
+from bench.theory.replica import theory_error
 
 #: Literature asymptote of the maximally stable perceptron, eps ~ C / alpha (Opper, Kinzel, Kleinz & Nehl 1990;
 #: Engel & Van den Broeck 2001), as cited in bench/theory/replica.py.
@@ -452,7 +453,6 @@ def theory_frontier(alpha_tots, keeps, theta: float = 0.0, rule: str = "keep_har
     like the collector's (best cell per alpha_prune, Pareto = strictly below every smaller alpha_prune). Use it to
     judge a grid before running it: the rows with ``pareto`` and ``alpha_prune >= x_min`` are the fitted points.
     """
-    from bench.theory.replica import theory_error
 
     rows = []
     for at in alpha_tots:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.collect.fit import predict
+from bench.theory.replica import theory_error
 from bench.theory.study import ASYMPTOTE_C, cells, error_vs_keep_at
 
 
@@ -35,7 +37,6 @@ def _save(fig, out: Path, name: str) -> list[str]:
 
 
 def _theory_line(alphas, keep, rule, theta):
-    from bench.theory.replica import theory_error
 
     out = []
     for a in alphas:
@@ -123,7 +124,6 @@ def fig_easy_hard(tab: pd.DataFrame, cross: pd.DataFrame, out: Path) -> list[str
 def _fit_lines(ax, fit, color, label):
     if not fit.get("power_variant"):
         return
-    from bench.collect.fit import predict
 
     xg = np.geomspace(fit["x_min"], fit["x_max"], 80)
     nu_a = {"a": fit["a"], "nu": fit["nu"], "e_inf": fit["e_inf"]}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import string
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from bench.theory import study_figures as figs
-from bench.theory.study import ASYMPTOTE_C, RUN_COLUMNS, shape_verdict
+from bench.theory.study import ASYMPTOTE_C, RUN_COLUMNS, analyse, shape_verdict
 
 TABLES = {
     "runs.csv": None,
@@ -531,7 +532,6 @@ def write_outputs(
     notes: str | None = None,
 ) -> list[str]:
     """Figures, tables and README.md into ``out``; ``timing`` gets the figures' seconds added. Returns file names."""
-    import time
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -569,9 +569,6 @@ def run(
 
     ``notes``: path of the reading template (default ``<out>/notes.md`` when it exists). Returns the file names.
     """
-    import time
-
-    from bench.theory.study import analyse
 
     t0 = time.perf_counter()
     res = analyse(paths, x_min, n_boot, alpha_fixed)

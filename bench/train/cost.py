@@ -15,6 +15,7 @@ from typing import Optional
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ def flops_per_example(
 ) -> Optional[float]:
     """Forward + backward FLOPs of one training example of ``model`` on inputs of ``input_shape`` (without the
     batch dimension), or None where the model cannot be counted (the reason is logged)."""
-    from torch.utils.flop_counter import FlopCounterMode
 
     try:
         with torch.random.fork_rng(devices=[]):  # the run's random draws (dropout...) stay those of an uncounted run

@@ -37,6 +37,8 @@ from typing import Any, Optional
 import torch
 
 from bench.checkpoint import Preempted, PreemptionGuard, active_guard, preemption_signals
+from bench.console import quiet_lightning
+from bench.train.module import curve_metrics
 
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
 
@@ -186,7 +188,6 @@ def _worker(rank: int, fn: Callable[..., dict], args: tuple, size: int, port: in
         NODE_RANK="0",
         BENCH_SPAWNED="1",
     )
-    from bench.console import quiet_lightning
 
     quiet_lightning()
     # a signal saves a checkpoint and stops this process (128+signal); one that came too late to save at goes to
@@ -199,7 +200,6 @@ def _worker(rank: int, fn: Callable[..., dict], args: tuple, size: int, port: in
 
 def log_curve(logger: Any, curve: list[dict]) -> None:
     """Log a finished run's learning curve, point by point at its steps (the spawned processes log nothing)."""
-    from bench.train.module import curve_metrics
 
     if logger is None:
         return

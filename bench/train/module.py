@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import pytorch_lightning as pl
@@ -17,7 +18,6 @@ def _cache_hook_signature_checks() -> None:
     """Lightning's training loop inspects ``training_step``'s signature on every step (``inspect``, ~30 µs); the
     answer depends on the function alone, so it is cached per function (not per bound method: no module is kept
     alive by the cache)."""
-    import functools
 
     from pytorch_lightning.loops import training_epoch_loop as loop
 

@@ -9,6 +9,8 @@ import time
 import numpy as np
 
 from bench.data import Pool, Splits
+from bench.theory.perceptron import empirical_error, generalization_error, max_margin, overlap
+from bench.theory.replica import theory_error
 
 
 def train_perceptron(
@@ -23,7 +25,6 @@ def train_perceptron(
     **_: object,
 ) -> dict:
     """Train the max-margin student on ``kept``; with ``model.theory`` also return the replica prediction."""
-    from bench.theory.perceptron import empirical_error, generalization_error, max_margin, overlap
 
     t0 = time.perf_counter()
     ids = pool.ids[np.asarray(kept, dtype=np.int64)]
@@ -50,8 +51,6 @@ def train_perceptron(
         "eps_theory": None,
     }
     if model_cfg.get("theory", True) and rule is not None and keep is not None:
-        from bench.theory.replica import theory_error
-
         th = theory_error(len(kept) / dim, float(keep), rule, float(splits.meta["probe_angle_deg"]))
         extra["eps_theory"] = float(th["eps"]) if th.get("converged") else None
         extra["theory_converged"] = bool(th.get("converged"))
