@@ -26,13 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.collect.score_quality import auroc
+
 ALL_METRICS = ["el2n", "grand", "forgetting", "memorization", "ssp", "supervised_prototypes"]
-
-
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores)) if 0 < labels.sum() < labels.size else float("nan")
 
 
 def machine() -> dict:
@@ -104,7 +100,7 @@ def main() -> None:
                 "model": model_name,
                 "metric": name,
                 "seconds": round(wall, 2),
-                "auroc_flipped": round(auroc(pool.noisy, s), 3),
+                "auroc_flipped": round(auroc(s, np.asarray(pool.noisy)), 3),
                 "warnings": [str(w.message) for w in caught],
             }
             rows.append(row)
