@@ -374,3 +374,14 @@ def test_infobatch_accepts_a_kept_set_smaller_than_the_recipe_batch():
     check_dynamic_kept(cfg, 600)
     with pytest.raises(ConfigError, match="smaller than one batch"):
         check_dynamic_kept({**cfg, "train": {"batch_size": 1024}}, 600)
+
+
+def test_channels_last_auto_is_on_for_airbench_on_cpu_only_where_measured_faster():
+    from bench.models import CPU_CHANNELS_LAST, auto_channels_last
+
+    assert "airbench" in CPU_CHANNELS_LAST and "resnet18" not in CPU_CHANNELS_LAST
+    assert auto_channels_last("airbench", "cpu", (3, 32, 32))
+    assert not auto_channels_last("resnet18", "cpu", (3, 32, 32))
+    assert auto_channels_last("resnet18", "cuda", (3, 32, 32))
+    assert not auto_channels_last("cnn1d", "cuda", (1, 40))
+    assert not auto_channels_last("airbench", "mps", (3, 32, 32))

@@ -29,7 +29,7 @@ import torch
 from bench.checkpoint import active_guard
 from bench.data import Pool, Splits
 from bench.defaults import group_defaults
-from bench.models import create_model, data_init_positions, init_from_data, needs_data_init
+from bench.models import auto_channels_last, create_model, data_init_positions, init_from_data, needs_data_init
 from bench.train.cost import flops_per_example
 from bench.train.data import TensorBatches, folder_loader, normalise
 from bench.train.distributed import World, current_world, lightning_strategy, log_curve, spawn
@@ -269,7 +269,7 @@ def _build_model(splits: Splits, model_cfg: dict, cfg: dict, device: torch.devic
     channels_last = (
         cfg["channels_last"]
         if cfg["channels_last"] != "auto"
-        else (device.type == "cuda" and len(splits.input_shape) == 3)
+        else auto_channels_last(model_cfg["name"], device.type, splits.input_shape)
     )
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
