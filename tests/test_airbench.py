@@ -275,6 +275,25 @@ def test_airbench_as_a_metric_probe_model():
     assert ens.vectorised and logits.shape == (2, 48, 4) and torch.isfinite(logits).all()
 
 
+def test_airbench_as_the_simclr_encoder_of_the_prototype_metrics_is_whitened_from_the_pool():
+    """SSP / supervised prototypes train the student as a SimCLR encoder: its frozen whitening layer must be set
+    from the pool, as a student's is (left at zero it would feed constants to the rest of the network)."""
+    from types import SimpleNamespace
+
+    from bench.metrics.embed import train_simclr
+    from bench.metrics.prototypes import SSP_DEFAULTS
+    from bench.metrics.probe import PoolData
+
+    s = _splits(48)
+    data = PoolData(s.train_x, s.train_y, s.mean, s.std, "crop_flip", 4, (3, 32, 32))
+    ctx = SimpleNamespace(model={"name": "airbench", "width": 0.125}, seed=0, progress=False)
+    p = {**SSP_DEFAULTS, "ssl_epochs": 1, "ssl_batch_size": 16, "feature_dim": 8, "proj_dim": 4}
+    encoder = train_simclr(ctx, data, p, "ssp")
+    assert encoder.whiten.weight.abs().sum() > 0
+    z = encoder(data.batch(torch.arange(8)))
+    assert z.shape == (8, 8) and z.std(0).mean() > 1e-4  # features vary across images
+
+
 def test_a_killed_airbench_run_resumes_to_the_uninterrupted_record(_isolated_env, tmp_path):
     """Lookahead average, alternating-flip epoch and whitening-bias freeze all travel through a checkpoint."""
     import json

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.defaults import metric_settings
-from bench.metrics.probe import MetricError, PoolData, derive_seed, pool_data, probe_model_cfg
+from bench.metrics.probe import MetricError, PoolData, derive_seed, init_members_from_data, pool_data, probe_model_cfg
 from bench.models import create_model, load_checkpoint
 from bench.train.data import folder_loader
 from bench.train.module import lr_factor
@@ -152,6 +152,7 @@ def train_simclr(ctx: Any, data: PoolData, p: dict, tag: str) -> nn.Module:
         encoder = create_model(name, int(p["feature_dim"]), data.input_shape, **cfg)
         fd = int(p["feature_dim"])
         head = nn.Sequential(nn.ReLU(), nn.Linear(fd, fd), nn.ReLU(), nn.Linear(fd, int(p["proj_dim"])))
+    init_members_from_data([encoder], data, ctx.seed)  # airbench: its frozen whitening layer, as a student's
     dev = data.x.device
     encoder, head = encoder.to(dev).train(), head.to(dev).train()
     opt = torch.optim.AdamW(

@@ -133,12 +133,20 @@ def build_members(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(seed, tag, "init", k))
             members.append(create_model(name, num_classes, input_shape, **cfg))
-    if data is not None and members and needs_data_init(members[0]):
-        pos = torch.from_numpy(data_init_positions(int(data.x.shape[0]), seed)).to(data.x.device)
-        inputs = data.batch(pos).float().cpu()
-        for m in members:
-            init_from_data(m, inputs)
+    if data is not None:
+        init_members_from_data(members, data, seed)
     return members
+
+
+def init_members_from_data(members: Sequence[nn.Module], data: PoolData, seed: int) -> None:
+    """Set the data-dependent part of each model (airbench's whitening layer) from up to 5,000 of ``data``'s pool
+    images (clean, normalised; which ones depends on ``seed`` alone); models without one are left alone."""
+    if not members or not needs_data_init(members[0]):
+        return
+    pos = torch.from_numpy(data_init_positions(int(data.x.shape[0]), seed)).to(data.x.device)
+    inputs = data.batch(pos).float().cpu()
+    for m in members:
+        init_from_data(m, inputs)
 
 
 @dataclass
