@@ -28,16 +28,17 @@ MODELS = Registry("model")
 log = logging.getLogger(__name__)
 
 # Models whose training steps measured faster in channels_last on CPU (train.channels_last=auto turns it on for
-# them there; on CUDA auto turns it on for every image model). airbench: 1.33x at width 1.0 (batch 256) and 1.68x at
-# width 0.25 (batch 1024), python scripts/bench_channels_last.py, results/throughput/channels_last.md.
-CPU_CHANNELS_LAST = {"airbench"}
+# them there, and probe ensembles of them train one member at a time in it; on CUDA auto turns it on for every image
+# model). airbench: 1.33x at width 1.0 (batch 256) and 1.68x at width 0.25 (batch 1024),
+# python scripts/bench_channels_last.py, results/throughput/channels_last.md.
+CPU_CHANNELS_LAST: tuple[type, ...] = (AirbenchNet,)
 
 
-def auto_channels_last(name: str, device_type: str, input_shape: Sequence[int]) -> bool:
-    """What train.channels_last=auto means: on for image models on CUDA, and on CPU for ``CPU_CHANNELS_LAST``."""
+def auto_channels_last(model: nn.Module, device_type: str, input_shape: Sequence[int]) -> bool:
+    """What channels_last=auto means: on for image models on CUDA, and on CPU for ``CPU_CHANNELS_LAST`` models."""
     if len(input_shape) != 3:
         return False
-    return device_type == "cuda" or (device_type == "cpu" and name in CPU_CHANNELS_LAST)
+    return device_type == "cuda" or (device_type == "cpu" and isinstance(model, CPU_CHANNELS_LAST))
 
 
 def create_model(

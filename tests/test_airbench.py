@@ -281,8 +281,8 @@ def test_airbench_as_the_simclr_encoder_of_the_prototype_metrics_is_whitened_fro
     from types import SimpleNamespace
 
     from bench.metrics.embed import train_simclr
-    from bench.metrics.prototypes import SSP_DEFAULTS
     from bench.metrics.probe import PoolData
+    from bench.metrics.prototypes import SSP_DEFAULTS
 
     s = _splits(48)
     data = PoolData(s.train_x, s.train_y, s.mean, s.std, "crop_flip", 4, (3, 32, 32))
@@ -396,11 +396,12 @@ def test_infobatch_accepts_a_kept_set_smaller_than_the_recipe_batch():
 
 
 def test_channels_last_auto_is_on_for_airbench_on_cpu_only_where_measured_faster():
-    from bench.models import CPU_CHANNELS_LAST, auto_channels_last
+    from bench.airbench import AirbenchNet
+    from bench.models import auto_channels_last, create_model
 
-    assert "airbench" in CPU_CHANNELS_LAST and "resnet18" not in CPU_CHANNELS_LAST
-    assert auto_channels_last("airbench", "cpu", (3, 32, 32))
-    assert not auto_channels_last("resnet18", "cpu", (3, 32, 32))
-    assert auto_channels_last("resnet18", "cuda", (3, 32, 32))
-    assert not auto_channels_last("cnn1d", "cuda", (1, 40))
-    assert not auto_channels_last("airbench", "mps", (3, 32, 32))
+    air, res = AirbenchNet(10, width=0.125), create_model("resnet18", 10, (3, 32, 32))
+    assert auto_channels_last(air, "cpu", (3, 32, 32))
+    assert not auto_channels_last(res, "cpu", (3, 32, 32))
+    assert auto_channels_last(res, "cuda", (3, 32, 32))
+    assert not auto_channels_last(create_model("cnn1d", 10, (1, 40)), "cuda", (1, 40))
+    assert not auto_channels_last(air, "mps", (3, 32, 32))

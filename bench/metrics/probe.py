@@ -43,7 +43,7 @@ from torch.nn import functional as F
 from bench.checkpoint import active_guard
 from bench.defaults import metric_settings
 from bench.errors import MetricError  # noqa: F401 (re-exported)
-from bench.models import create_model, data_init_positions, init_from_data, needs_data_init
+from bench.models import auto_channels_last, create_model, data_init_positions, init_from_data, needs_data_init
 from bench.registry import Registry
 from bench.train.data import augment as batch_augment
 from bench.train.data import normalise
@@ -295,6 +295,12 @@ def _trim_last(idx: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.
     return idx[:, :last], w[:, :last]
 
 
+def _cpu_channels_last(members: list[nn.Module], data: PoolData) -> bool:
+    """Whether these probes train faster one at a time in channels_last here (bench.models.CPU_CHANNELS_LAST)."""
+    dev = data.x.device.type
+    return bool(members) and dev == "cpu" and auto_channels_last(members[0], dev, data.input_shape)
+
+
 def _can_vmap(members: list[nn.Module], data: PoolData) -> Optional[str]:
     """None when a vmap-ed forward/backward works on these members, else the error message."""
     try:
@@ -340,7 +346,9 @@ def train_ensemble(
     spe = math.ceil(max(s.numel() for s in subs) / int(p["batch_size"]))
     members = [m.to(data.x.device) for m in members]
     mode = str(p["vectorise"]).lower()
-    vectorised = mode in ("auto", "true") and K > 1
+    # CPU models measured faster in channels_last (airbench) train one member at a time in that layout under auto
+    channels_last = mode != "true" and _cpu_channels_last(members, data)
+    vectorised = mode in ("auto", "true") and K > 1 and not channels_last
     if vectorised and mode == "auto":
         err = _can_vmap(members, data)
         if err is not None:
@@ -352,6 +360,7 @@ def train_ensemble(
             )
             vectorised = False
     loop = _ProbeLoop(data, p, subs, spe, epochs, spe * int(total_epochs), seed, tag, on_step, desc, vectorised)
+    loop.channels_last = channels_last
     loop.attach(checkpoint, progress)
     try:
         if vectorised:
@@ -403,6 +412,7 @@ class _ProbeLoop:
         self.gen_dev = data.x.device if data.x.device.type == "cuda" else torch.device("cpu")
         self.files, self.every, self.resume, self.bar = None, None, None, None
         self.finished: dict[int, dict] = {}
+        self.channels_last = False  # sequential members in channels_last (set by train_ensemble)
         self._t_last = time.perf_counter()
 
     def attach(self, checkpoint: Any, progress: bool) -> None:
@@ -488,7 +498,7 @@ class _ProbeLoop:
             m.train()
             self.run(
                 [k],
-                lambda xb, m=m: m(xb[0]).unsqueeze(0),
+                self._forward(m),
                 dict(m.named_parameters()),
                 stacked=False,
                 tensors=m.state_dict(keep_vars=True),
@@ -496,6 +506,13 @@ class _ProbeLoop:
             self.finished[k] = {n_: t.detach().cpu().clone() for n_, t in m.state_dict().items()}
             if self.files is not None and k < self.K - 1:  # save every finished member
                 self.save(None, [k + 1])
+
+    def _forward(self, m: nn.Module) -> Callable:
+        """Member ``m``'s forward on a (1, b, ...) batch, in channels_last when the loop trains in it."""
+        if not self.channels_last:
+            return lambda xb: m(xb[0]).unsqueeze(0)
+        m.to(memory_format=torch.channels_last)
+        return lambda xb: m(xb[0].contiguous(memory_format=torch.channels_last)).unsqueeze(0)
 
     def run(self, ks: list[int], step_fn: Callable, params_for_opt: dict, stacked: bool, tensors: dict) -> None:
         """Train member group ``ks`` from the start, or from the resume state when it is this group's."""

@@ -269,7 +269,7 @@ def _build_model(splits: Splits, model_cfg: dict, cfg: dict, device: torch.devic
     channels_last = (
         cfg["channels_last"]
         if cfg["channels_last"] != "auto"
-        else auto_channels_last(model_cfg["name"], device.type, splits.input_shape)
+        else auto_channels_last(model, device.type, splits.input_shape)
     )
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The CPU-scale CIFAR-10 study (conf/experiment/cifar10_scaling.yaml) end to end, resumable across sessions: every
+# stage skips what is done (students by run id against the committed records in results/cifar10_scaling/records/,
+# scores by score key in the store under $BENCH_HOME/cifar10_scaling/scores), and a killed run or scoring resumes
+# from its mid-run checkpoint. One training at a time (the machine has 2 cores).
+#   bash scripts/cifar10_scaling.sh [stage ...]        DATA=<CIFAR-10 root> (default /work/data/cifar10-jpeg)
+# Stages, in the order `all` (the default) runs them:
+#   quality    the 6 metrics' scores on a 10,000-image pool with 10% flipped labels (seed 0), exported to
+#              results/cifar10_scaling/scores/noise10/: do they put the flipped labels in their hardest fraction?
+#   baselines  random pruning (one strategy: a random subset) at every pool x keep x seed (36 students) and the
+#              full pool (metric=none, keep 1) at every pool x seed (12), so a study cut short can be compared
+#   seed0 seed1 seed2
+#              that seed's scores (6 metrics x 4 pools), then its 6 x 2 x 4 x 3 = 144 metric students
+#   tables     the 50,000-pool scores of every seed exported, and the score-quality tables
+#              (results/cifar10_scaling/score_quality.md: seed-to-seed Spearman, flipped-label recall and AUROC)
+#   collect    the collector's report, tables and panels into results/cifar10_scaling/
+# Each stage's command, wall time and load are appended to results/cifar10_scaling/runs.log.
+#
+# Cost model (2 CPU cores, width 0.25, channels_last; see results/cifar10_scaling/README.md for measured figures):
+#   students  480 runs; trained examples = max(4 epochs x kept, 40 steps x min(1024, kept // 4)) summed over the
+#             grid = 6.37 M per seed, 19.1 M in all, at ~1,000-1,250 images/s (results/throughput/airbench_w025:
+#             1,257 at batch 1024; smaller batches run slower)                                       ~4.5-5.5 h
+#             + per run: data load ~1 s, one test evaluation, the kept-set evaluation, wandb (offline) ~10 s
+#                                                                                                    ~1.3 h
+#   scores    per pool example, in passes of the width-0.25 student through the probe loop: EL2N 4 x 2 epochs,
+#             forgetting 10, memorization 10 x 3 x 0.7 = 21, SSP and supervised prototypes 2 views x 4 epochs
+#             each, GraNd 4 per-example gradients ~= 55 passes; x (5k + 10k + 20k + 50k) x 3 seeds = 255 k pool
+#             examples -> 14 M images at ~550-800 images/s (probe loop, batch 256)                   ~5-7 h
+#   total ~11-14 h on an idle machine; the quality stage adds ~10k x 55 = 0.55 M images (~15 min).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+DATA=${DATA:-/work/data/cifar10-jpeg}
+export BENCH_HOME=${BENCH_HOME:-outputs}
+out=results/cifar10_scaling
+mkdir -p "$out/records" "$out/scores"
+stages=("$@")
+[[ ${#stages[@]} -eq 0 || ${stages[0]} == all ]] && stages=(quality baselines seed0 seed1 seed2 tables collect)
+base=(experiment=cifar10_scaling "dataset.root=$DATA")
+metrics=el2n_airbench,grand_airbench,forgetting_airbench,memorization_airbench,ssp_airbench,supervised_prototypes_airbench
+
+step() {  # one command, timed and logged
+    local start=$SECONDS
+    echo "+ $*" | tee -a "$out/runs.log"
+    "$@" 2>&1 | grep --line-buffered -v "^\(GPU\|TPU\|💡\)" | tee -a "$out/runs.log"
+    echo "  wall $((SECONDS - start)) s ($(date -u +%FT%TZ), $(uptime | sed 's/.*load/load/'))" | tee -a "$out/runs.log"
+}
+scores() {  # scores only: the strategy and keep axes do not change a score, so one value of each
+    step "$PY" -m bench.score -m "${base[@]}" prune.strategy=keep_hard prune.keep=0.1 "$@"
+}
+
+for stage in "${stages[@]}"; do
+    case $stage in
+    quality)
+        scores "metric=$metrics" dataset.pool_size=10000 dataset.label_noise=0.1 seed=0 \
+            "export=$out/scores/noise10/\${metric.name}_seed\${seed}.csv" ;;
+    baselines)
+        step "$PY" -m bench.run -m "${base[@]}" metric=random prune.strategy=keep_hard
+        step "$PY" -m bench.run -m "${base[@]}" metric=none prune.keep=1.0 prune.strategy=keep_hard ;;
+    seed[0-9])
+        scores "metric=$metrics" "seed=${stage#seed}"
+        step "$PY" -m bench.run -m "${base[@]}" "seed=${stage#seed}" ;;
+    tables)
+        scores "metric=$metrics" dataset.pool_size=50000 seed=0,1,2 \
+            "export=$out/scores/pool50000/\${metric.name}_seed\${seed}.npy"
+        step "$PY" scripts/cifar10_score_quality.py --scores "$out/scores" --out "$out/score_quality.md" ;;
+    collect)
+        step "$PY" -m bench.collect "$out/records" --out "$out" --wandb ;;
+    *)
+        echo "unknown stage $stage: allowed quality, baselines, seed0, seed1, seed2, tables, collect, all" >&2
+        exit 2 ;;
+    esac
+done
