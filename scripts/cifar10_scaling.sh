@@ -9,6 +9,8 @@
 #              results/cifar10_scaling/scores/noise10/: do they put the flipped labels in their hardest fraction?
 #   baselines  random pruning (one strategy: a random subset) at every pool x keep x seed (36 students) and the
 #              full pool (metric=none, keep 1) at every pool x seed (12), so a study cut short can be compared
+#   infobatch  pure InfoBatch at its defaults (ratio 0.5, delta 0.875) on the full 50,000, 3 seeds, against the
+#              full-data baselines: results/cifar10_scaling/infobatch.md (test error ± SE, examples seen, wall time)
 #   seed0 seed1 seed2
 #              that seed's scores (6 metrics x 4 pools), then its 6 x 2 x 4 x 3 = 144 metric students
 #   tables     the 50,000-pool scores of every seed exported, and the score-quality tables
@@ -26,7 +28,8 @@
 #             forgetting 10, memorization 10 x 3 x 0.7 = 21, SSP and supervised prototypes 2 views x 4 epochs
 #             each, GraNd 4 per-example gradients ~= 55 passes; x (5k + 10k + 20k + 50k) x 3 seeds = 255 k pool
 #             examples -> 14 M images at ~550-800 images/s (probe loop, batch 256)                   ~5-7 h
-#   total ~11-14 h on an idle machine; the quality stage adds ~10k x 55 = 0.55 M images (~15 min).
+#   total ~11-14 h on an idle machine; the quality stage adds ~10k x 55 = 0.55 M images (~15 min), InfoBatch 3 runs
+#   of <= 200 k examples each (~10 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -35,7 +38,7 @@ export BENCH_HOME=${BENCH_HOME:-outputs}
 out=results/cifar10_scaling
 mkdir -p "$out/records" "$out/scores"
 stages=("$@")
-[[ ${#stages[@]} -eq 0 || ${stages[0]} == all ]] && stages=(quality baselines seed0 seed1 seed2 tables collect)
+[[ ${#stages[@]} -eq 0 || ${stages[0]} == all ]] && stages=(quality baselines infobatch seed0 seed1 seed2 tables collect)
 base=(experiment=cifar10_scaling "dataset.root=$DATA")
 metrics=el2n_airbench,grand_airbench,forgetting_airbench,memorization_airbench,ssp_airbench,supervised_prototypes_airbench
 
@@ -57,6 +60,10 @@ for stage in "${stages[@]}"; do
     baselines)
         step "$PY" -m bench.run -m "${base[@]}" metric=random prune.strategy=keep_hard
         step "$PY" -m bench.run -m "${base[@]}" metric=none prune.keep=1.0 prune.strategy=keep_hard ;;
+    infobatch)
+        step "$PY" -m bench.run -m "${base[@]}" prune=infobatch prune.strategy=infobatch metric=none prune.keep=1.0 \
+            dataset.pool_size=50000 seed=0,1,2
+        step "$PY" scripts/infobatch_table.py --records "$out/records" --pool-size 50000 --out "$out/infobatch.md" ;;
     seed[0-9])
         scores "metric=$metrics" "seed=${stage#seed}"
         step "$PY" -m bench.run -m "${base[@]}" "seed=${stage#seed}" ;;
@@ -67,7 +74,7 @@ for stage in "${stages[@]}"; do
     collect)
         step "$PY" -m bench.collect "$out/records" --out "$out" --wandb ;;
     *)
-        echo "unknown stage $stage: allowed quality, baselines, seed0, seed1, seed2, tables, collect, all" >&2
+        echo "unknown stage $stage: allowed quality, baselines, infobatch, seed0, seed1, seed2, tables, collect, all" >&2
         exit 2 ;;
     esac
 done
