@@ -52,8 +52,8 @@ def infobatch_rows(df: pd.DataFrame, pool_size: int) -> list[str]:
 
 
 def within_one_se(df: pd.DataFrame, pool_size: int) -> bool:
-    """Whether InfoBatch's mean test error is within one standard error of the paired difference from full data's
-    (False without at least two paired seeds)."""
+    """Whether InfoBatch's test error exceeds full data's by at most one standard error of their seed-paired
+    difference (a lower error passes; False without at least two paired seeds)."""
     full, ib = _arm(df, pool_size, "keep_hard"), _arm(df, pool_size, "infobatch")
     paired = full.merge(ib, on="seed", suffixes=("_full", "_ib"))
     if len(paired) < 2:

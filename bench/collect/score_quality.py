@@ -2,7 +2,7 @@
 and how well it finds injected label noise (flipped labels should score hard).
 
 Pure functions on score arrays (higher = harder, the harness's convention); ``scripts/cifar10_score_quality.py``
-feeds them the score store's arrays.
+feeds them score files exported by ``bench.score export=...``.
 """
 
 from __future__ import annotations
