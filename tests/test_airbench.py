@@ -270,9 +270,14 @@ def test_airbench_as_a_metric_probe_model():
     w0, w1 = (m.whiten.weight for m in members)
     assert w0.abs().sum() > 0 and torch.equal(w0, w1)  # set from the pool, the same for every member
     assert not torch.equal(members[0].head.weight, members[1].head.weight)  # members' own initialisations
-    ens = train_ensemble(data, members, {**PROBE_DEFAULTS, "batch_size": 16, "lr": 0.01}, 1, 1, 0, "t")
+    p = {**PROBE_DEFAULTS, "batch_size": 16, "lr": 0.01}
+    ens = train_ensemble(data, members, p, 1, 1, 0, "t")  # auto on the CPU: one at a time, in channels_last
     logits = ens.logits(data)
-    assert ens.vectorised and logits.shape == (2, 48, 4) and torch.isfinite(logits).all()
+    assert not ens.vectorised and logits.shape == (2, 48, 4) and torch.isfinite(logits).all()
+    assert members[0].group1.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    fresh = build_members({"name": "airbench", "width": 0.125}, 4, (3, 32, 32), 2, 0, "t", data)
+    vmapped = train_ensemble(data, fresh, {**p, "vectorise": "true"}, 1, 1, 0, "t")
+    assert vmapped.vectorised and torch.isfinite(vmapped.logits(data)).all()
 
 
 def test_airbench_as_the_simclr_encoder_of_the_prototype_metrics_is_whitened_from_the_pool():
