@@ -7,49 +7,24 @@ import pandas as pd
 from bench.collect.infobatch import infobatch_rows, within_one_se
 
 
+def _row(strategy, seed, err, seen, train_s, keep=1.0, metric="none"):
+    return {
+        "pool_size": 1000,
+        "keep": keep,
+        "metric": metric,
+        "strategy": strategy,
+        "seed": seed,
+        "test_error": err,
+        "examples_seen": seen,
+        "wall_time_s": train_s + 2.0,
+        "extra.train_seconds": train_s,
+    }
+
+
 def _df(ib_errors, full_errors=(0.20, 0.21, 0.19)):
-    rows = []
-    for seed, e in enumerate(full_errors):
-        rows.append(
-            dict(
-                pool_size=1000,
-                keep=1.0,
-                metric="none",
-                strategy="keep_hard",
-                seed=seed,
-                test_error=e,
-                examples_seen=4000,
-                wall_time_s=10.0,
-                **{"extra.train_seconds": 8.0},
-            )
-        )
-    for seed, e in enumerate(ib_errors):
-        rows.append(
-            dict(
-                pool_size=1000,
-                keep=1.0,
-                metric="none",
-                strategy="infobatch",
-                seed=seed,
-                test_error=e,
-                examples_seen=2600,
-                wall_time_s=7.0,
-                **{"extra.train_seconds": 5.0},
-            )
-        )
-    rows.append(
-        dict(
-            pool_size=1000,
-            keep=0.5,
-            metric="random",
-            strategy="keep_hard",
-            seed=0,
-            test_error=0.3,
-            examples_seen=2000,
-            wall_time_s=5.0,
-            **{"extra.train_seconds": 4.0},
-        )
-    )
+    rows = [_row("keep_hard", seed, e, 4000, 8.0) for seed, e in enumerate(full_errors)]
+    rows += [_row("infobatch", seed, e, 2600, 5.0) for seed, e in enumerate(ib_errors)]
+    rows.append(_row("keep_hard", 0, 0.3, 2000, 4.0, keep=0.5, metric="random"))  # not an arm
     return pd.DataFrame(rows)
 
 

@@ -1,7 +1,7 @@
 """InfoBatch against full-data training on one pool, from run records: the table the InfoBatch paper's claim is
 read from (no loss of accuracy with ~40% of the training cost saved, Qin et al. ICLR 2024).
 
-Full data = the static full-pool reference (``bench.collect.reference``: metric none, keep 1); InfoBatch = pure
+Full data = the static full-pool reference (``bench.collect.reference.is_full_reference``); InfoBatch = pure
 InfoBatch on the whole pool (strategy infobatch, metric none, keep 1). Every seed of each arm is used; the
 difference is paired by seed where both arms ran it.
 """
@@ -13,10 +13,18 @@ import math
 import numpy as np
 import pandas as pd
 
+from bench.collect.reference import check_unique_seeds, is_full_pool, is_full_reference
 
-def _arm(df: pd.DataFrame, pool_size: int, strategy: str) -> pd.DataFrame:
-    rows = df[(df["pool_size"] == pool_size) & (df["keep"] == 1.0) & (df["metric"] == "none")]
-    return rows[rows["strategy"] == strategy].sort_values("seed")
+
+def _arms(df: pd.DataFrame, pool_size: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(full-data runs, pure InfoBatch runs) on pools of ``pool_size``, by seed; one run per seed in each arm."""
+    pool = df[df["pool_size"] == pool_size]
+    full = pool.loc[is_full_reference(pool)]
+    ib = pool.loc[(pool["strategy"] == "infobatch").to_numpy() & (pool["metric"] == "none").to_numpy()]
+    ib = ib.loc[is_full_pool(ib["keep"])]
+    for name, arm in (("full data", full), ("infobatch", ib)):
+        check_unique_seeds(arm, {"arm": name, "pool_size": pool_size})
+    return full.sort_values("seed"), ib.sort_values("seed")
 
 
 def _mean_se(x: pd.Series) -> tuple[float, float]:
@@ -25,9 +33,18 @@ def _mean_se(x: pd.Series) -> tuple[float, float]:
     return float(x.mean()), se
 
 
+def _paired_difference(full: pd.DataFrame, ib: pd.DataFrame) -> tuple[int, float, float]:
+    """(paired seeds, mean, standard error) of InfoBatch's test error minus full data's, seed by seed."""
+    paired = full.merge(ib, on="seed", suffixes=("_full", "_ib"))
+    if paired.empty:
+        return 0, float("nan"), float("nan")
+    d, se = _mean_se(paired["test_error_ib"] - paired["test_error_full"])
+    return len(paired), d, se
+
+
 def infobatch_rows(df: pd.DataFrame, pool_size: int) -> list[str]:
     """Markdown table rows for the two arms (and their seed-paired difference) on pools of ``pool_size``."""
-    full, ib = _arm(df, pool_size, "keep_hard"), _arm(df, pool_size, "infobatch")
+    full, ib = _arms(df, pool_size)
     rows = [
         "| arm | seeds | test error: mean ± SE | examples seen (share of full data) | training s | run wall s |",
         "|---|---|---|---|---|---|",
@@ -44,19 +61,14 @@ def infobatch_rows(df: pd.DataFrame, pool_size: int) -> list[str]:
             f"| {name} | {len(arm)} | {m:.4f} ± {se:.4f} | {seen:,.0f} ({seen / seen_full:.0%}) | "
             f"{train_s:,.0f} | {arm['wall_time_s'].mean():,.0f} |"
         )
-    paired = full.merge(ib, on="seed", suffixes=("_full", "_ib"))
-    if len(paired):
-        d, se = _mean_se(paired["test_error_ib"] - paired["test_error_full"])
-        rows.append(f"| InfoBatch - full data, paired by seed | {len(paired)} | {d:+.4f} ± {se:.4f} | | | |")
+    n, d, se = _paired_difference(full, ib)
+    if n:
+        rows.append(f"| InfoBatch - full data, paired by seed | {n} | {d:+.4f} ± {se:.4f} | | | |")
     return rows
 
 
 def within_one_se(df: pd.DataFrame, pool_size: int) -> bool:
     """Whether InfoBatch's test error exceeds full data's by at most one standard error of their seed-paired
     difference (a lower error passes; False without at least two paired seeds)."""
-    full, ib = _arm(df, pool_size, "keep_hard"), _arm(df, pool_size, "infobatch")
-    paired = full.merge(ib, on="seed", suffixes=("_full", "_ib"))
-    if len(paired) < 2:
-        return False
-    d, se = _mean_se(paired["test_error_ib"] - paired["test_error_full"])
-    return bool(np.isfinite(se) and d <= se)
+    n, d, se = _paired_difference(*_arms(df, pool_size))
+    return bool(n >= 2 and np.isfinite(se) and d <= se)

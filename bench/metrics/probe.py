@@ -359,8 +359,9 @@ def train_ensemble(
                 stacklevel=2,
             )
             vectorised = False
-    loop = _ProbeLoop(data, p, subs, spe, epochs, spe * int(total_epochs), seed, tag, on_step, desc, vectorised)
-    loop.channels_last = channels_last
+    loop = _ProbeLoop(
+        data, p, subs, spe, epochs, spe * int(total_epochs), seed, tag, on_step, desc, vectorised, channels_last
+    )
     loop.attach(checkpoint, progress)
     try:
         if vectorised:
@@ -405,6 +406,7 @@ class _ProbeLoop:
         on_step: Optional[StepHook],
         desc: str,
         vectorised: bool,
+        channels_last: bool = False,
     ) -> None:
         self.data, self.p, self.subs, self.spe, self.epochs = data, p, subs, spe, epochs
         self.total_steps, self.seed, self.tag, self.on_step, self.desc = total_steps, seed, tag, on_step, desc
@@ -412,7 +414,7 @@ class _ProbeLoop:
         self.gen_dev = data.x.device if data.x.device.type == "cuda" else torch.device("cpu")
         self.files, self.every, self.resume, self.bar = None, None, None, None
         self.finished: dict[int, dict] = {}
-        self.channels_last = False  # sequential members in channels_last (set by train_ensemble)
+        self.channels_last = channels_last  # sequential members train in channels_last
         self._t_last = time.perf_counter()
 
     def attach(self, checkpoint: Any, progress: bool) -> None:
