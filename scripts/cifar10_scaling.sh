@@ -19,16 +19,17 @@
 # Each stage's command, wall time and load are appended to results/cifar10_scaling/runs.log.
 #
 # Cost model (2 CPU cores, width 0.25, channels_last; see results/cifar10_scaling/README.md for measured figures):
-#   students  480 runs; trained examples = max(4 epochs x kept, 40 steps x min(1024, kept // 4)) summed over the
-#             grid = 6.37 M per seed, 19.1 M in all, at ~1,000-1,250 images/s (results/throughput/airbench_w025:
-#             1,257 at batch 1024; smaller batches run slower)                                       ~4.5-5.5 h
-#             + per run: data load ~1 s, one test evaluation, the kept-set evaluation, wandb (offline) ~10 s
-#                                                                                                    ~1.3 h
+#   students  480 runs; every run trains 4 epochs of its kept set (batch = min(1024, kept // 10), the 40-step floor
+#             never binds in the grid), so trained examples = 4 x kept summed over the grid = 4.76 M per seed,
+#             14.3 M in all, at ~1,000-1,250 images/s (results/throughput/airbench_w025: 1,257 at batch 1024;
+#             the small kept sets' small batches run slower, but they hold few of the images)       ~3.2-4 h
+#             + per run: data load ~1 s, one test evaluation, the kept-set evaluation, wandb (offline) ~5 s
+#                                                                                                    ~0.7 h
 #   scores    per pool example, in passes of the width-0.25 student through the probe loop: EL2N 4 x 2 epochs,
 #             forgetting 10, memorization 10 x 3 x 0.7 = 21, SSP and supervised prototypes 2 views x 4 epochs
 #             each, GraNd 4 per-example gradients ~= 55 passes; x (5k + 10k + 20k + 50k) x 3 seeds = 255 k pool
 #             examples -> 14 M images at ~550-800 images/s (probe loop, batch 256)                   ~5-7 h
-#   total ~11-14 h on an idle machine; the quality stage adds ~10k x 55 = 0.55 M images (~15 min), InfoBatch 3 runs
+#   total ~9-12 h on an idle machine; the quality stage adds ~10k x 55 = 0.55 M images (~15 min), InfoBatch 3 runs
 #   of <= 200 k examples each (~10 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
