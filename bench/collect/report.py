@@ -37,6 +37,7 @@ import pandas as pd
 
 from bench.collect import budgets as bg
 from bench.collect import compute as cp
+from bench.collect import crossover as cx
 from bench.collect import frontier as fr
 from bench.collect import panels, plots
 from bench.collect import verdict as vd
@@ -219,6 +220,7 @@ def _write_tables(out_dir: Path, ok: pd.DataFrame, failed: pd.DataFrame, res: di
         "budgets.csv": res["budgets"],
         "budget_holdout.csv": res["budget_holdout"],
         "class_balance.csv": res["class_balance"],
+        "crossover.csv": res["crossover"],
     }
     for name, df in tables.items():
         df.to_csv(out_dir / name, index=False)
@@ -240,7 +242,7 @@ def _write_reports(sections, out_dir: Path) -> dict[str, str]:
 def _empty_analysis() -> dict[str, Any]:
     empty = pd.DataFrame()
     names = ("curves", "frontier", "error_vs_keep", "gains", "verdicts", "droppable", "class_balance", "compute")
-    names += ("compute_rules",)
+    names += ("compute_rules", "crossover")
     return {
         **{n: empty for n in names},
         "fits": pd.DataFrame(columns=["kind", *FITS_COLUMNS]),
@@ -274,6 +276,7 @@ def _analyse(
     gains = vd.gains_vs_baseline(front, baseline, context=ctx_cols)
     verdicts = vd.verdict_table(front, fits, gains, context=ctx_cols)
     budget = _budget_analysis(runs, n_boot=n_boot, seed=seed)
+    crossover = cx.crossover_table(ok, ctx_cols)
     return {
         "curves": curves,
         "fits": fits,
@@ -281,7 +284,9 @@ def _analyse(
         "gains": gains,
         "verdicts": verdicts,
         "answer": (bg.answer_lines(budget["budgets"]) if not budget["budgets"].empty else [])
-        + vd.answer_lines(verdicts, gains, baseline, ctx_cols),
+        + vd.answer_lines(verdicts, gains, baseline, ctx_cols)
+        + cx.crossover_lines(crossover, ctx_cols),
+        "crossover": crossover,
         "answer_with_flagged": _answer_with_flagged(runs, flagged, x=x, context=context, baseline=baseline),
         "error_vs_keep": fr.error_vs_keep(ok, context=context),
         "droppable": fr.droppable_fraction(ok, tolerance, context=context),
@@ -562,6 +567,7 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
     S.append(("h3", "Best keep fraction at each n (error, gain over random; * better, † worse at 95%)", None))
     S.append(("table", "", _best_keep_table(res["gains"], ctx_cols)))
     S += _budget_sections(res)
+    S += _crossover_sections(res["crossover"])
     S.append(("h2", "Key figures", None))
     S.append(
         (
@@ -575,6 +581,46 @@ def _answer_sections(ok: pd.DataFrame, res: dict, ctx_cols: Sequence[str], plot_
         )
     )
     return S
+
+
+_CROSSOVER_NOTE = (
+    "Per metric and pool: the mean over keeps < 1 of log error(keep_hard) − log error(keep_easy), paired by seed "
+    "(positive: keep_easy is better; 0.05 ≈ 5% lower error), with the seed variance shared across keeps. The "
+    "smallest and largest pools are the test (Holm over every metric × the two ends; intervals simultaneous over "
+    "that family; mde = the smallest difference detected with 80% power); the pools between are exploratory (plain "
+    "95% intervals, uncorrected). The paper's crossover is keep_easy at the smallest pool and keep_hard at the "
+    "largest (bench/collect/crossover.py)."
+)
+
+
+def _crossover_table(t: pd.DataFrame) -> pd.DataFrame:
+    varying = [c for c in t.columns[: list(t.columns).index("metric")] if t[c].nunique(dropna=False) > 1]
+    rows = []
+    for _, r in t.iterrows():
+        p = r.get("p_holm") if r["end"] else r["p"]
+        rows.append(
+            {
+                **{c: _f(r[c], "g") for c in varying},
+                "metric": r["metric"],
+                "pool": f"{r['pool_size']:g}" + (f" ({r['end']})" if r["end"] else ""),
+                "keeps": int(r["keeps"]),
+                "hard − easy, log error [CI]": f"{r['pooled_gain']:+.3f} [{_f(r['lo'], '+.3f')}, {_f(r['hi'], '+.3f')}]",
+                "p (Holm at the ends)": _f(p, ".2g"),
+                "mde": _f(r["mde"], ".3f") if r["end"] else "",
+                "favours": r["favours"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _crossover_sections(t: pd.DataFrame) -> list:
+    if t.empty:
+        return []
+    return [
+        ("h3", "Crossover: keep_easy against keep_hard at each pool size", None),
+        ("p", _CROSSOVER_NOTE, None),
+        ("table", "", _crossover_table(t)),
+    ]
 
 
 _BUDGET_NOTE = (
