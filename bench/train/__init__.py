@@ -156,65 +156,66 @@ def _batches(
     the folder train loader follows dynamic-pruning plans (the device-resident batches can do both). ``shard``
     (rank, world): the train and test batches are this rank's shards; the kept-set batches stay whole."""
     kept_t = torch.from_numpy(np.asarray(kept, dtype=np.int64))
-    kept_y = pool.y[kept_t]
     if splits.in_memory:
-        ids = torch.from_numpy(pool.ids)[kept_t]
-        x_train, y_train = splits.train_x[ids].to(device), kept_y.to(device)
-        common = dict(mean=splits.mean, std=splits.std, channels_last=channels_last, resize=splits.resize)
-        train = TensorBatches(
-            x_train,
-            y_train,
-            cfg["batch_size"],
-            shuffle=True,
-            seed=seed,
-            augment_kind=cfg.get("augment") or splits.augment,
-            shard=shard,
-            drop_last=bool(cfg.get("drop_last")),
-            **common,
-        )
-        test = TensorBatches(
-            splits.test_x.to(device),
-            splits.test_y.to(device),
-            cfg["eval_batch_size"],
-            shuffle=False,
-            shard=shard,
-            **common,
-        )
-        kept_eval = TensorBatches(x_train, y_train, cfg["eval_batch_size"], shuffle=False, **common)
-        return train, test, kept_eval
+        return _memory_batches(splits, pool, kept_t, cfg, device, channels_last, seed, shard)
     if cfg.get("augment") or cfg.get("drop_last"):
         raise ValueError(
             f"train.augment={cfg.get('augment')} / train.drop_last={cfg.get('drop_last')} (airbench's recipe) need a "
             f"dataset held in memory; {splits.name} is read from folders: use its own augmentation"
         )
-    train = folder_loader(
-        splits.train_set,
-        pool.ids[kept],
-        kept_y,
+    return _folder_batches(splits, pool, kept, pool.y[kept_t], cfg, seed, planned, shard)
+
+
+def _memory_batches(
+    splits: Splits,
+    pool: Pool,
+    kept_t: torch.Tensor,
+    cfg: dict,
+    device: torch.device,
+    channels_last: bool,
+    seed: int,
+    shard: tuple[int, int],
+) -> tuple[Any, Any, Any]:
+    """``_batches`` of a split held in memory: device-resident tensors, augmented on the device."""
+    ids = torch.from_numpy(pool.ids)[kept_t]
+    x_train, y_train = splits.train_x[ids].to(device), pool.y[kept_t].to(device)
+    common = dict(mean=splits.mean, std=splits.std, channels_last=channels_last, resize=splits.resize)
+    train = TensorBatches(
+        x_train,
+        y_train,
         cfg["batch_size"],
-        True,
-        cfg["num_workers"],
-        seed,
-        planned=planned,
+        shuffle=True,
+        seed=seed,
+        augment_kind=cfg.get("augment") or splits.augment,
         shard=shard,
+        drop_last=bool(cfg.get("drop_last")),
+        **common,
     )
-    test = folder_loader(
-        splits.test_set,
-        np.arange(len(splits.test_set)),
-        splits.test_y,
-        cfg["eval_batch_size"],
-        False,
-        cfg["num_workers"],
-        shard=shard,
+    test_x, test_y = splits.test_x.to(device), splits.test_y.to(device)
+    test = TensorBatches(test_x, test_y, cfg["eval_batch_size"], shuffle=False, shard=shard, **common)
+    kept_eval = TensorBatches(x_train, y_train, cfg["eval_batch_size"], shuffle=False, **common)
+    return train, test, kept_eval
+
+
+def _folder_batches(
+    splits: Splits,
+    pool: Pool,
+    kept: np.ndarray,
+    kept_y: torch.Tensor,
+    cfg: dict,
+    seed: int,
+    planned: bool,
+    shard: tuple[int, int],
+) -> tuple[Any, Any, Any]:
+    """``_batches`` of a split read from image folders: DataLoaders with the dataset's own augmentation."""
+    ids, workers = pool.ids[kept], cfg["num_workers"]
+    train = folder_loader(
+        splits.train_set, ids, kept_y, cfg["batch_size"], True, workers, seed, planned=planned, shard=shard
     )
-    kept_eval = folder_loader(
-        eval_view(splits.train_set, splits.test_set),
-        pool.ids[kept],
-        kept_y,
-        cfg["eval_batch_size"],
-        False,
-        cfg["num_workers"],
-    )
+    test_ids = np.arange(len(splits.test_set))
+    test = folder_loader(splits.test_set, test_ids, splits.test_y, cfg["eval_batch_size"], False, workers, shard=shard)
+    view = eval_view(splits.train_set, splits.test_set)
+    kept_eval = folder_loader(view, ids, kept_y, cfg["eval_batch_size"], False, workers)
     return train, test, kept_eval
 
 
@@ -314,6 +315,17 @@ def train_student(
     return _train_process(*args, logger=logger)
 
 
+def _process_setup(cfg: dict, world: World, seed: int, n_kept: int) -> tuple[torch.device, str, dict]:
+    """This process's device, precision, threads and seed, and ``cfg`` with the recipe's batch for ``n_kept``."""
+    device = resolve_device(cfg["accelerator"], world.local_rank if world.size > 1 else None)
+    precision = resolve_precision(cfg["precision"], device)
+    if cfg["num_threads"]:
+        torch.set_num_threads(int(cfg["num_threads"]))
+    pl.seed_everything(seed, workers=True, verbose=False)
+    batch = recipe_batch_size(cfg["batch_size"], n_kept, cfg.get("min_batches"), world.size)
+    return device, precision, {**cfg, "batch_size": batch}
+
+
 def _train_process(
     splits: Splits,
     pool: Pool,
@@ -329,13 +341,8 @@ def _train_process(
 ) -> dict:
     """``train_student`` in this process: the only one, or one rank of a DDP world."""
     world = current_world(cfg)
-    device = resolve_device(cfg["accelerator"], world.local_rank if world.size > 1 else None)
-    precision = resolve_precision(cfg["precision"], device)
-    if cfg["num_threads"]:
-        torch.set_num_threads(int(cfg["num_threads"]))
-    pl.seed_everything(seed, workers=True, verbose=False)
     n_kept = int(len(kept))
-    cfg = {**cfg, "batch_size": recipe_batch_size(cfg["batch_size"], n_kept, cfg.get("min_batches"), world.size)}
+    device, precision, cfg = _process_setup(cfg, world, seed, n_kept)
     model, channels_last = _build_model(splits, model_cfg, cfg, device)
     n_init = init_from_kept(model, splits, pool, kept, seed)
     flops = flops_per_example(model, splits.model_input_shape, splits.num_classes)
@@ -352,33 +359,15 @@ def _train_process(
     lit = _lit(model, cfg, lr, total_steps, spe, device, channels_last, dyn)
     if checkpoint is not None:
         checkpoint.meta.update(total_steps=total_steps, steps_per_epoch=spe, n_kept=n_kept)
-    steps, wall, ck = _fit(
-        lit,
-        cfg,
-        device,
-        precision,
-        total_steps,
-        spe,
-        (train_batches, test_batches),
-        logger if world.is_main else None,
-        callbacks,
-        desc,
-        checkpoint,
-        dyn,
-        world,
-    )
+    main_logger = logger if world.is_main else None
+    batches = (train_batches, test_batches)
+    fit_args = (lit, cfg, device, precision, total_steps, spe, batches, main_logger, callbacks, desc, checkpoint)
+    steps, wall, ck = _fit(*fit_args, dyn, world)
     train_error, train_loss = evaluate(lit.model, kept_batches, device, precision, channels_last)
     final, tta = _final_metrics(lit), int(cfg.get("tta") or 0)
+    tta_info = None
     if tta:
         final, tta_info = _tta_metrics(lit, splits, cfg, device, precision, channels_last, final, tta)
-    extra = {
-        **({"checkpoint": ck} if ck else {}),
-        **({"infobatch": dyn.summary(lit)} if dyn else {}),
-        **({"world_size": world.size, "launch": world.launch} if world.size > 1 else {}),
-        **({"batch_size": int(cfg["batch_size"])} if cfg.get("min_batches") else {}),
-        **({"data_init_images": n_init} if n_init else {}),
-        **({"tta": tta_info} if tta else {}),
-    }
     return {
         **final,
         "train_error": train_error,
@@ -398,7 +387,22 @@ def _train_process(
         "channels_last": channels_last,
         "lr": lr,
         "model": lit.model.cpu() if world.launch == "spawned" else lit.model,
-        "extra": extra,
+        "extra": _extra(cfg, world, lit, dyn, ck, n_init, tta_info),
+    }
+
+
+def _extra(
+    cfg: dict, world: World, lit: LitClassifier, dyn: Optional[DynamicRun], ck: Optional[dict], n_init: int, tta_info
+) -> dict:
+    """The record's ``extra``: only what applies to this run (checkpoints, InfoBatch, DDP, recipe batch, data init,
+    test-time augmentation)."""
+    return {
+        **({"checkpoint": ck} if ck else {}),
+        **({"infobatch": dyn.summary(lit)} if dyn else {}),
+        **({"world_size": world.size, "launch": world.launch} if world.size > 1 else {}),
+        **({"batch_size": int(cfg["batch_size"])} if cfg.get("min_batches") else {}),
+        **({"data_init_images": n_init} if n_init else {}),
+        **({"tta": tta_info} if tta_info else {}),
     }
 
 
@@ -526,34 +530,13 @@ def _fit(
         log.warning(
             "run %s: resuming from its checkpoint at step %d of %d (%s)", desc, resume[1], total_steps, resume[0]
         )
-    until_stream_ends = dyn is not None and dyn.epochs is not None
-    strategy, plugins = lightning_strategy(cfg, device, world) if world.size > 1 else ("auto", _cluster_plugins())
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore",
             message=".*(num_workers|does not have many workers|LeafSpec|dataloader is not resumable|sync_dist=True).*",
         )  # logged values are global
-        trainer = pl.Trainer(
-            accelerator="gpu" if device.type == "cuda" else "cpu",
-            precision=precision,
-            strategy=strategy,
-            devices=int(cfg["devices"]) if world.size > 1 else 1,
-            num_nodes=int(cfg["num_nodes"]),
-            use_distributed_sampler=False,  # the batches are sharded already (bench.train.data)
-            max_steps=-1 if until_stream_ends else total_steps,
-            max_epochs=1 if dyn is not None else -1,
-            val_check_interval=val_every,
-            check_val_every_n_epoch=None,
-            num_sanity_val_steps=0,
-            logger=logger if logger is not None else False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            deterministic=bool(cfg["deterministic"]),
-            callbacks=(callbacks or []) + progress + ([ckpt] if ckpt else []),
-            log_every_n_steps=max(1, spe),
-            plugins=plugins,
-        )
+        callbacks = (callbacks or []) + progress + ([ckpt] if ckpt else [])
+        trainer = _trainer(cfg, device, precision, total_steps, spe, val_every, logger, callbacks, world, dyn)
         t0 = time.perf_counter()
         guard = active_guard() if ckpt is not None else None  # without checkpoints a signal acts at once
         with guard.training() if guard is not None else contextlib.nullcontext():
@@ -577,6 +560,46 @@ def _fit(
         }
     )
     return int(trainer.global_step), wall, stats
+
+
+def _trainer(
+    cfg: dict,
+    device: torch.device,
+    precision: str,
+    total_steps: int,
+    spe: int,
+    val_every: int,
+    logger: Any,
+    callbacks: list,
+    world: World,
+    dyn: Optional[DynamicRun],
+) -> pl.Trainer:
+    """The Lightning trainer of one run: ``total_steps`` (or, for InfoBatch under the epochs budget, one Lightning
+    epoch that ends with its stream), a test evaluation every ``val_every`` steps, DDP when ``world`` has more than
+    one process, no Lightning checkpoints or progress bar (ours do both)."""
+    until_stream_ends = dyn is not None and dyn.epochs is not None
+    strategy, plugins = lightning_strategy(cfg, device, world) if world.size > 1 else ("auto", _cluster_plugins())
+    return pl.Trainer(
+        accelerator="gpu" if device.type == "cuda" else "cpu",
+        precision=precision,
+        strategy=strategy,
+        devices=int(cfg["devices"]) if world.size > 1 else 1,
+        num_nodes=int(cfg["num_nodes"]),
+        use_distributed_sampler=False,  # the batches are sharded already (bench.train.data)
+        max_steps=-1 if until_stream_ends else total_steps,
+        max_epochs=1 if dyn is not None else -1,
+        val_check_interval=val_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        logger=logger if logger is not None else False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=bool(cfg["deterministic"]),
+        callbacks=callbacks,
+        log_every_n_steps=max(1, spe),
+        plugins=plugins,
+    )
 
 
 def _cluster_plugins() -> list:
