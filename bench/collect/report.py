@@ -45,7 +45,7 @@ from bench.collect import verdict as vd
 # a cell whose seeds' median final error on their kept set is above MAX_TRAIN_ERROR is flagged as a whole and left
 # out of the scaling fits, frontiers and verdicts (never a seed on its own; compute-budget analyses keep every run)
 from bench.collect.flagged import MAX_TRAIN_ERROR, flag_cells, flagged_cells_table
-from bench.collect.table import LoadResult, load
+from bench.collect.table import LoadResult, load, markdown_table
 
 __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
 
@@ -866,20 +866,6 @@ _METHOD_NOTE = (
 )
 
 
-def _md_escape(s: str) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(df: pd.DataFrame) -> str:
-    if df is None or df.empty:
-        return "_(none)_"
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(_md_escape(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for _, r in df.iterrows():
-        lines.append("| " + " | ".join(_md_escape(r[c]) for c in cols) + " |")
-    return "\n".join(lines)
-
-
 def _render_md(sections, out_dir: Path) -> str:
     out = []
     for kind, text, payload in sections:
@@ -896,7 +882,7 @@ def _render_md(sections, out_dir: Path) -> str:
         elif kind == "table":
             if text:
                 out.append(text + "\n")
-            out.append(_md_table(payload) + "\n")
+            out.append(markdown_table(payload) + "\n")
         elif kind == "images":
             for p in payload:
                 rel = os.path.relpath(p, out_dir)

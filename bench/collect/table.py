@@ -58,6 +58,8 @@ __all__ = [
     "load",
     "load_curves",
     "load_records",
+    "markdown_escape",
+    "markdown_table",
     "resolve_column",
 ]
 
@@ -484,3 +486,18 @@ def load_curves(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.Da
                 rows.append({**{k: obj.get(k) for k in ids}, **pt})
     df = pd.DataFrame(rows, columns=list(ids) if not rows else None)
     return df
+
+
+def markdown_escape(s: Any) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub-markdown table of ``df`` (``_(none)_`` when empty)."""
+    if df is None or df.empty:
+        return "_(none)_"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(markdown_escape(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(markdown_escape(r[c]) for c in cols) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""A running study's status tables (bench/collect/status.py) and the cifar10_scaling README's record counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.collect.status import progress_table, seed_table
+from bench.collect.table import load
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _ok() -> pd.DataFrame:
+    rows = []
+    for pool, keep in ((1000, 0.1), (1000, 0.5), (4000, 0.1)):
+        for seed in (2, 0, 1):
+            rows.append(
+                dict(
+                    metric="random",
+                    strategy="keep_hard",
+                    pool_size=pool,
+                    keep=keep,
+                    seed=seed,
+                    n_train=int(pool * keep),
+                    steps=40,
+                    epochs=4.0,
+                    test_error=0.5 + 0.01 * seed,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_progress_counts_recorded_and_planned_rules():
+    t = progress_table(_ok(), {("random", "keep_hard"): 12, ("el2n", "keep_easy"): 6})
+    got = {(r.metric, r.strategy): (r.recorded, r.planned) for r in t.itertuples()}
+    assert got == {("random", "keep_hard"): (9, 12), ("el2n", "keep_easy"): (0, 6)}
+
+
+def test_seed_table_lists_seeds_in_order_and_their_mean():
+    t = seed_table(_ok(), "random")
+    assert list(t["kept"]) == [100, 500, 400]
+    assert t["test error by seed"].iloc[0] == "0.500 / 0.510 / 0.520"
+    assert abs(t["mean"].iloc[0] - 0.51) < 1e-9 and (t["seeds"] == 3).all()
+
+
+def test_cifar10_scaling_readme_counts_the_committed_records():
+    """The study README's progress table states what the committed records hold (rerun scripts/study_status.py)."""
+    study = REPO / "results" / "cifar10_scaling"
+    ok = load(study / "records").ok
+    text = (study / "README.md").read_text()
+    for (metric, strategy), n in ok.groupby(["metric", "strategy"]).size().items():
+        assert f"| {metric} | {strategy} | {n} |" in text, (metric, strategy, n)
