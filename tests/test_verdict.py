@@ -595,3 +595,23 @@ def test_a_rule_never_on_its_frontier_does_not_inherit_the_full_data_shape():
     assert fits.loc["none", "shape"] == "power law"
     assert fits.loc["el2n", "shape"] == "not determinable" and "full-data curve" in fits.loc["el2n", "shape_reason"]
     assert math.isnan(fits.loc["el2n", "p_power"])
+
+
+def test_when_every_cell_is_flagged_the_report_says_so_and_answers_with_them(tmp_path):
+    """A study where no run fits its kept set (a short epochs budget): every cell is flagged; the report must not
+    claim that no cell was, and it gives the answer with the flagged cells included."""
+    rec = tmp_path / "records"
+    rec.mkdir()
+    i = 0
+    for metric in ("random", "el2n"):
+        for pool in (1000, 2000, 4000, 8000):
+            for seed in range(3):
+                err = 0.5 * (pool / 1000) ** -0.3 * (0.95 if metric == "el2n" else 1.0)
+                r = _record(i, metric=metric, keep=0.5, pool=pool, seed=seed, err=err, train_error=0.4)
+                (rec / f"r{i}.json").write_text(json.dumps(r))
+                i += 1
+    out = collect([str(rec)], out_dir=str(tmp_path), n_boot=0, formats=("png",))
+    md = (tmp_path / "report.md").read_text()
+    assert "no cell's median did" not in md
+    assert "8 cell(s) (24 runs) did not fit their training data" in md
+    assert out["answer_with_flagged"] and "With the flagged cells included:" in md

@@ -261,8 +261,12 @@ def _analyse(
     """Scaling analyses on the runs of unflagged cells; compute-budget analyses on every run."""
     flagged = runs["flagged_cell"].astype(bool) if "flagged_cell" in runs else pd.Series(False, index=runs.index)
     ok = runs.loc[~flagged]
-    if ok.empty:
-        return _empty_analysis()
+    if ok.empty:  # every cell flagged: nothing left for the scaling analyses, but the report says why
+        return {
+            **_empty_analysis(),
+            "flagged_cells": flagged_cells_table(runs, fr.resolve_context(runs, context)),
+            "answer_with_flagged": _answer_with_flagged(runs, flagged, x=x, context=context, baseline=baseline),
+        }
     curves = fr.learning_curves(ok, x=x, context=context)
     fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
     ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
