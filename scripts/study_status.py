@@ -2,7 +2,7 @@
 reference rules, as markdown for the study's README.
 
     python scripts/study_status.py results/cifar10_scaling/records --plan random:keep_hard=36 none:keep_hard=12 \
-        --seeds random none [--update results/cifar10_scaling/README.md]
+        --seeds random:keep_hard none:keep_hard [--update results/cifar10_scaling/README.md]
 
 ``--update``: write the tables between the README's ``<!-- status -->`` and ``<!-- /status -->`` lines instead of
 printing them.
@@ -34,13 +34,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("records")
     ap.add_argument("--plan", nargs="*", default=[], help="metric:strategy=planned runs")
-    ap.add_argument("--seeds", nargs="*", default=[], help="metrics whose per-seed errors to tabulate")
+    ap.add_argument("--seeds", nargs="*", default=[], help="metric:strategy rules whose per-seed errors to tabulate")
     ap.add_argument("--update", type=Path, help="a README with <!-- status --> ... <!-- /status --> lines")
     args = ap.parse_args()
     ok = load(args.records).ok
     parts = [markdown_table(progress_table(ok, _plan(args.plan)))]
-    for metric in args.seeds:
-        parts.append(f"{metric}, every pool and keep:\n\n{markdown_table(seed_table(ok, metric))}")
+    for rule in args.seeds:
+        metric, _, strategy = rule.partition(":")
+        table = markdown_table(seed_table(ok, metric, strategy or None))
+        parts.append(f"{metric} {strategy}, every pool and keep:\n\n{table}")
     text = "\n\n".join(parts)
     if args.update is None:
         print(text)

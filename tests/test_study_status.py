@@ -46,6 +46,14 @@ def test_seed_table_lists_seeds_in_order_and_their_mean():
     assert abs(t["mean"].iloc[0] - 0.51) < 1e-9 and (t["seeds"] == 3).all()
 
 
+def test_seed_table_keeps_one_strategy_apart_from_another():
+    """The full pool (metric none) and pure InfoBatch share a metric; their seeds are never mixed."""
+    ok = pd.concat([_ok(), _ok().assign(strategy="infobatch", test_error=0.9)])
+    assert (seed_table(ok, "random")["seeds"] == 6).all()
+    hard = seed_table(ok, "random", "keep_hard")
+    assert (hard["seeds"] == 3).all() and (hard["mean"] < 0.6).all()
+
+
 def _committed(folder: Path) -> list[Path]:
     """The files git tracks under ``folder`` (records still landing from a running study are not committed yet);
     every file there when this is not a git checkout."""
