@@ -137,13 +137,16 @@ def crossover_lines(table: pd.DataFrame, context: Sequence[str] = ()) -> list[st
     if table.empty or "p_holm" not in table:
         return []
     lines = []
-    for gkey, t in table.groupby([*_KEYS, *context], dropna=False, sort=True):
+    gkeys = [*_KEYS, *context]
+    shown = [c for c in gkeys if c in _KEYS or table[c].nunique(dropna=False) > 1]  # as the collector's answer
+    for gkey, t in table.groupby(gkeys, dropna=False, sort=True):
         ends = t.loc[t["end"] != ""]
         if ends.empty:
             continue
         small, large = ends["pool_size"].min(), ends["pool_size"].max()
         crossing = sorted(set(_names(t, "smallest", EASY)) & set(_names(t, "largest", HARD)))
-        head = ", ".join(f"{k}={v}" for k, v in zip([*_KEYS, *context], gkey if isinstance(gkey, tuple) else (gkey,)))
+        k = dict(zip(gkeys, gkey if isinstance(gkey, tuple) else (gkey,)))
+        head = ", ".join(f"{c}={k[c]}" for c in shown if pd.notna(k[c]))
         lines.append(
             f"**{head}, the crossover** (keep_easy better than keep_hard at the smallest pool, {small:g}, and "
             f"keep_hard better at the largest, {large:g}; the mean log-error difference over keeps < 1, paired by "
