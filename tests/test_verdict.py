@@ -615,3 +615,32 @@ def test_when_every_cell_is_flagged_the_report_says_so_and_answers_with_them(tmp
     assert "no cell's median did" not in md
     assert "8 cell(s) (24 runs) did not fit their training data" in md
     assert out["answer_with_flagged"] and "With the flagged cells included:" in md
+
+
+def test_small_data_frac_sets_the_region_the_fits_use(tmp_path):
+    """Errors far above 0.3 x chance (a short training budget): the default fits leave every size out; with the
+    cap at chance error every size is fitted, and gains use every size either way."""
+    rec = tmp_path / "records"
+    rec.mkdir()
+    i = 0
+    for metric in ("random", "el2n"):
+        for pool in (1000, 2000, 4000, 8000, 16000, 32000):
+            for seed in range(3):
+                err = 0.8 * (pool / 1000) ** -0.25 * (1 + 0.01 * seed)
+                (rec / f"r{i}.json").write_text(
+                    json.dumps(_record(i, metric=metric, keep=0.5, pool=pool, seed=seed, err=err))
+                )
+                i += 1
+    capped = collect([str(rec)], out_dir=str(tmp_path / "capped"), n_boot=0, formats=("png",))
+    whole = collect([str(rec)], out_dir=str(tmp_path / "whole"), n_boot=0, formats=("png",), small_data_frac=1.0)
+
+    def fits(out, kind):
+        f = out["fits"]
+        return f.loc[(f["kind"] == kind) & (f["metric"] == "random")]
+
+    assert fits(capped, "frontier").empty and not np.isfinite(fits(capped, "curve")["nu"].iloc[0])
+    assert "small-data region" in fits(capped, "curve")["note"].iloc[0]
+    assert abs(fits(whole, "frontier")["nu"].iloc[0] - 0.25) < 0.05
+    assert len(capped["gains"]) == len(whole["gains"]) > 0
+    cfg = json.loads((tmp_path / "whole" / "collect_config.json").read_text())
+    assert cfg["small_data_frac"] == 1.0

@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a cell whose seeds' median final error on their own kept set exceeds E is flagged and left out of "
         "the scaling fits as a whole (default 0.05; a negative value flags nothing)",
     )
+    p.add_argument(
+        "--small-data-frac",
+        type=float,
+        default=0.3,
+        metavar="F",
+        help="learning-curve and frontier fits use the sizes whose mean error is at most F x chance error (the "
+        "power-law region; default 0.3; 1 drops only sizes at chance; a negative value fits every size)",
+    )
     p.add_argument("--formats", default="png,svg", help="comma-separated image formats (default png,svg)")
     return p
 
@@ -115,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             context=tuple(c.strip() for c in args.context.split(",") if c.strip()),
             formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
             max_train_error=None if args.max_train_error < 0 else args.max_train_error,
+            small_data_frac=None if args.small_data_frac < 0 else args.small_data_frac,
         )
     except (NoRecordsError, DuplicateRunsError) as e:
         print(f"bench.collect: {e}", file=sys.stderr)

@@ -86,6 +86,7 @@ def collect(
     context: Sequence[str] = fr.CONTEXT_KEYS,
     formats: Sequence[str] = ("png", "svg"),
     max_train_error: float | None = MAX_TRAIN_ERROR,
+    small_data_frac: float | None = fr.SMALL_DATA_FRAC,
 ) -> dict[str, Any]:
     """Collect run records under ``paths`` and write every table, plot and report.
 
@@ -98,7 +99,9 @@ def collect(
     settings that split curves (runs differing in them are never pooled). ``max_train_error``: a cell whose
     seeds' median final error on their kept set exceeds it is flagged (``flagged_cell``) and left out of the
     scaling fits, frontiers and verdicts as a whole; the answer is also given with it (``answer_with_flagged``);
-    compute-budget analyses keep every run (``None``: flag nothing).
+    compute-budget analyses keep every run (``None``: flag nothing). ``small_data_frac``: learning-curve and
+    frontier fits use the sizes whose mean error is at most this fraction of chance error (the power-law region;
+    ``None``: every size); gains and the frontier table use every size.
 
     Returns a dict with ``out_dir``, ``files``, ``plots``, ``n_ok``, ``n_failed``, the frames (``runs``,
     ``failed``, ``fits``, ``frontier``, ``curves``, ``gains``, ``verdicts``, ``droppable``, ...), ``answer``
@@ -122,6 +125,7 @@ def collect(
         "formats": list(formats),
         "log_wandb": log_wandb,
         "max_train_error": max_train_error,
+        "small_data_frac": small_data_frac,
     }
     command = command or (
         f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
@@ -138,6 +142,7 @@ def collect(
         tolerance=tolerance,
         context=context,
         baseline=baseline_metric,
+        small_data_frac=small_data_frac,
     )
     res["fits"] = _order_fits(res["fits"], ctx_cols)
     files = _write_tables(out_dir, ok, loaded.failed, res, {"command": command, **cfg})
@@ -256,7 +261,15 @@ def _empty_analysis() -> dict[str, Any]:
 
 
 def _analyse(
-    runs: pd.DataFrame, *, x, n_boot: int, seed: int, tolerance: float, context: Sequence[str], baseline: str
+    runs: pd.DataFrame,
+    *,
+    x,
+    n_boot: int,
+    seed: int,
+    tolerance: float,
+    context: Sequence[str],
+    baseline: str,
+    small_data_frac: float | None = fr.SMALL_DATA_FRAC,
 ) -> dict[str, pd.DataFrame]:
     """Scaling analyses on the runs of unflagged cells; compute-budget analyses on every run."""
     flagged = runs["flagged_cell"].astype(bool) if "flagged_cell" in runs else pd.Series(False, index=runs.index)
@@ -268,8 +281,9 @@ def _analyse(
             "answer_with_flagged": _answer_with_flagged(runs, flagged, x=x, context=context, baseline=baseline),
         }
     curves = fr.learning_curves(ok, x=x, context=context)
-    fc, _ = fr.fit_learning_curves(ok, x=x, context=context, n_boot=n_boot, seed=seed)
-    ff, _ = fr.fit_frontiers(ok, x=x, context=context, n_boot=n_boot, seed=seed)
+    fit_kw = dict(x=x, context=context, n_boot=n_boot, seed=seed, small_data_frac=small_data_frac)
+    fc, _ = fr.fit_learning_curves(ok, **fit_kw)
+    ff, _ = fr.fit_frontiers(ok, **fit_kw)
     front = fr.pareto_frontier(ok, x=x, context=context)
     fits = (
         pd.concat([f for f in (fc, ff) if not f.empty], ignore_index=True)
