@@ -26,9 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from bench.collect.pooled import holm, pooled_gain
+from bench.collect.pooled import holm, interval_and_mde, pooled_gain, pooled_p, seed_diffs
 
 __all__ = ["EASY", "HARD", "crossover_lines", "crossover_table", "strategy_differences"]
 
@@ -64,17 +63,9 @@ def strategy_differences(runs: pd.DataFrame, context: Sequence[str] = ()) -> pd.
     return pd.DataFrame(rows, columns=[*keys, "seeds", "mean_diff", "seed_log_diffs"])
 
 
-def _diff_arrays(cells: pd.DataFrame) -> list[np.ndarray]:
-    out = [np.array(list(json.loads(v).values()), float) for v in cells["seed_log_diffs"]]
-    return [a for a in out if len(a) >= 2]
-
-
 def _pool_row(key: dict, pool: float, end: str, cells: pd.DataFrame) -> dict:
-    pg = pooled_gain(_diff_arrays(cells))
-    se, df = pg["pooled_se"], pg["pooled_df"]
-    t = pg["pooled_gain"] / se if df and se > 0 else math.nan
-    p = 2 * stats.t.sf(abs(t), df) if np.isfinite(t) else math.nan
-    return {**key, "pool_size": pool, "end": end, "keeps": len(cells), **pg, "p": p}
+    pg = pooled_gain(seed_diffs(cells))
+    return {**key, "pool_size": pool, "end": end, "keeps": len(cells), **pg, "p": pooled_p(pg)}
 
 
 def _favours(diff: float, p: float, alpha: float) -> str:
@@ -92,12 +83,7 @@ def _finish_family(rows: list[dict], alpha: float, power: float) -> None:
     for r, padj in zip(ends, holm([r["p"] for r in ends])):
         r["p_holm"], r["family"] = padj, m
     for r in rows:
-        df, se, level = r["pooled_df"], r["pooled_se"], alpha / max(m, 1) if r["end"] else alpha
-        r["lo"] = r["hi"] = r["mde"] = math.nan
-        if df:
-            tq = stats.t.ppf(1 - level / 2, df)
-            r["lo"], r["hi"] = r["pooled_gain"] - tq * se, r["pooled_gain"] + tq * se
-            r["mde"] = (tq + stats.t.ppf(power, df)) * se
+        r["lo"], r["hi"], r["mde"] = interval_and_mde(r, alpha / max(m, 1) if r["end"] else alpha, power)
         p = r.get("p_holm", math.nan) if r["end"] else r["p"]
         r["favours"] = _favours(r["pooled_gain"], p, alpha)
 

@@ -33,7 +33,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["holm", "pooled_gain", "pooled_gain_tests", "simultaneous_interval"]
+__all__ = [
+    "holm",
+    "interval_and_mde",
+    "pooled_gain",
+    "pooled_gain_tests",
+    "pooled_p",
+    "seed_diffs",
+    "simultaneous_interval",
+]
 
 
 def holm(p: Sequence[float]) -> np.ndarray:
@@ -49,13 +57,31 @@ def holm(p: Sequence[float]) -> np.ndarray:
     return out
 
 
-def _diffs(gains: pd.DataFrame) -> list[np.ndarray]:
+def seed_diffs(cells: pd.DataFrame) -> list[np.ndarray]:
+    """The per-seed differences of every cell (its JSON ``seed_log_diffs``) that has at least 2 seeds."""
     out = []
-    for v in gains["seed_log_diffs"]:
+    for v in cells["seed_log_diffs"]:
         d = np.array(list(json.loads(v).values()), float) if isinstance(v, str) and v else np.array([])
         if len(d) >= 2:
             out.append(d)
     return out
+
+
+def pooled_p(pg: dict) -> float:
+    """Two-sided t p-value of a :func:`pooled_gain` result against 0 (NaN without df or spread)."""
+    se, df = pg["pooled_se"], pg["pooled_df"]
+    t = pg["pooled_gain"] / se if df and se > 0 else math.nan
+    return 2 * stats.t.sf(abs(t), df) if np.isfinite(t) else math.nan
+
+
+def interval_and_mde(pg: dict, alpha: float, power: float) -> tuple[float, float, float]:
+    """(lo, hi, mde) of a :func:`pooled_gain` result: its (1 - alpha) t interval and the smallest mean gain detected
+    with ``power`` at level ``alpha`` (NaN without df)."""
+    df, se, gain = pg["pooled_df"], pg["pooled_se"], pg["pooled_gain"]
+    if not df:
+        return math.nan, math.nan, math.nan
+    tq = stats.t.ppf(1 - alpha / 2, df)
+    return gain - tq * se, gain + tq * se, (tq + stats.t.ppf(power, df)) * se
 
 
 def pooled_gain(diffs: list[np.ndarray]) -> dict:
@@ -97,19 +123,13 @@ def pooled_gain_tests(
         fam = []
         for rkey, r in g.groupby(list(rule), dropna=False, sort=True):
             inplay = r.loc[(r["keep"] < 1) | (r["baseline_keep"] < 1)]
-            pg = pooled_gain(_diffs(inplay))
-            t = pg["pooled_gain"] / pg["pooled_se"] if pg["pooled_se"] and pg["pooled_df"] else math.nan
-            p = 2 * stats.t.sf(abs(t), pg["pooled_df"]) if np.isfinite(t) else math.nan
+            pg = pooled_gain(seed_diffs(inplay))
+            p = pooled_p(pg)
             key = dict(zip(group, gkey if isinstance(gkey, tuple) else (gkey,)))
             fam.append({**key, **dict(zip(rule, rkey if isinstance(rkey, tuple) else (rkey,))), **pg, "p": p})
         r_count = sum(np.isfinite(f["p"]) for f in fam)
         for f, padj in zip(fam, holm([f["p"] for f in fam])):
-            df, se = f["pooled_df"], f["pooled_se"]
-            lo = hi = mde = math.nan
-            if df:
-                tq = stats.t.ppf(1 - alpha / (2 * max(r_count, 1)), df)
-                lo, hi = f["pooled_gain"] - tq * se, f["pooled_gain"] + tq * se
-                mde = (tq + stats.t.ppf(power, df)) * se
+            lo, hi, mde = interval_and_mde(f, alpha / max(r_count, 1), power)
             beats = (
                 "untested"
                 if not np.isfinite(padj)
