@@ -109,10 +109,7 @@ def collect(
     :class:`NoRecordsError` when there is no record, or no successful one (``failed.csv`` is still written).
     """
     paths, out_dir = _resolve_paths(paths, out_dir)
-    # the output folder is not searched for records, unless the records live inside it (records/ under the study)
-    inside = any(Path(p).resolve().is_relative_to(out_dir.resolve()) for p in paths)
-    loaded = load(paths, exclude=[] if inside else [out_dir])
-    _require_records(loaded, paths, out_dir)
+    loaded = _load_inputs(paths, out_dir)
     cfg = {
         "paths": paths,
         "out_dir": str(out_dir),
@@ -131,27 +128,8 @@ def collect(
         f"bench.collect.collect({paths!r}, out_dir={str(out_dir)!r}, "
         f"tolerance={tolerance!r}, x={x!r}, n_boot={n_boot!r}, seed={seed!r})"
     )
-    ok = flag_undertrained(loaded.ok, max_train_error, fr.resolve_context(loaded.ok, context))
-    ok["examples_seen"] = cp.examples_seen(ok) if len(ok) else pd.Series(dtype=float)  # usable as --x
-    ctx_cols = fr.resolve_context(ok, context)
-    res = _analyse(
-        ok,
-        x=x,
-        n_boot=n_boot,
-        seed=seed,
-        tolerance=tolerance,
-        context=context,
-        baseline=baseline_metric,
-        small_data_frac=small_data_frac,
-    )
-    res["fits"] = _order_fits(res["fits"], ctx_cols)
-    files = _write_tables(out_dir, ok, loaded.failed, res, {"command": command, **cfg})
-    plot_paths = _make_plots(res, out_dir / "plots", tolerance, baseline_metric, formats, ctx_cols)
-    sections = _sections(loaded, ok, res, cfg, command, plot_paths, tolerance, ctx_cols)
-    files.update(_write_reports(sections, out_dir))
-    wb = {"status": "disabled"}
-    if log_wandb:
-        wb = _log_wandb(log_wandb, out_dir, ok, res["fits"], plot_paths, {"command": command, **cfg})
+    ok, ctx_cols, res = _flag_and_analyse(loaded, x, cfg)
+    files, plot_paths, wb = _write_outputs(out_dir, loaded, ok, res, cfg, command, ctx_cols)
     return {
         "out_dir": str(out_dir),
         "files": files,
@@ -165,6 +143,52 @@ def collect(
         "config": cfg,
         **res,
     }
+
+
+def _flag_and_analyse(loaded: LoadResult, x, cfg: dict) -> tuple[pd.DataFrame, list[str], dict]:
+    """The successful runs with their cells flagged (and ``examples_seen``, usable as x), the context columns
+    present, and the analyses (:func:`_analyse`) under ``cfg``'s settings."""
+    context = cfg["context"]
+    ok = flag_undertrained(loaded.ok, cfg["max_train_error"], fr.resolve_context(loaded.ok, context))
+    ok["examples_seen"] = cp.examples_seen(ok) if len(ok) else pd.Series(dtype=float)
+    ctx_cols = fr.resolve_context(ok, context)
+    res = _analyse(
+        ok,
+        x=x,
+        n_boot=cfg["n_boot"],
+        seed=cfg["seed"],
+        tolerance=cfg["tolerance"],
+        context=context,
+        baseline=cfg["baseline_metric"],
+        small_data_frac=cfg["small_data_frac"],
+    )
+    res["fits"] = _order_fits(res["fits"], ctx_cols)
+    return ok, ctx_cols, res
+
+
+def _load_inputs(paths: list[str], out_dir: Path) -> LoadResult:
+    """The records under ``paths``; the output folder is not searched for records, unless the records live inside
+    it (records/ under the study). Raises :class:`NoRecordsError` when none is usable."""
+    inside = any(Path(p).resolve().is_relative_to(out_dir.resolve()) for p in paths)
+    loaded = load(paths, exclude=[] if inside else [out_dir])
+    _require_records(loaded, paths, out_dir)
+    return loaded
+
+
+def _write_outputs(
+    out_dir: Path, loaded: LoadResult, ok: pd.DataFrame, res: dict, cfg: dict, command: str, ctx_cols: list[str]
+) -> tuple[dict[str, str], list[str], dict]:
+    """Tables, plots, report.md / report.html and (with ``cfg['log_wandb']``) the wandb run: (files, plot paths,
+    wandb status)."""
+    tolerance, baseline = cfg["tolerance"], cfg["baseline_metric"]
+    files = _write_tables(out_dir, ok, loaded.failed, res, {"command": command, **cfg})
+    plot_paths = _make_plots(res, out_dir / "plots", tolerance, baseline, cfg["formats"], ctx_cols)
+    sections = _sections(loaded, ok, res, cfg, command, plot_paths, tolerance, ctx_cols)
+    files.update(_write_reports(sections, out_dir))
+    wb = {"status": "disabled"}
+    if cfg["log_wandb"]:
+        wb = _log_wandb(cfg["log_wandb"], out_dir, ok, res["fits"], plot_paths, {"command": command, **cfg})
+    return files, plot_paths, wb
 
 
 def _resolve_paths(paths, out_dir) -> tuple[list[str], Path]:

@@ -375,24 +375,7 @@ def load(
             continue
         row = flatten_record(obj, f)
         row["_mtime"] = _mtime(f)
-        status = str(obj.get("status"))
-        if status == "ok":
-            te = _to_float(obj.get("test_error"))
-            missing = [k for k in REQUIRED_OK_FIELDS if obj.get(k) is None]
-            if missing:
-                row["status"], row["reason"] = "invalid", "status 'ok' but missing field(s): " + ", ".join(missing)
-                bad_rows.append(row)
-            elif not math.isfinite(te):
-                row["reason"] = (
-                    f"status 'ok' but test_error={obj.get('test_error')!r}; "
-                    + (str(row.get("reason")) if row.get("reason") else "")
-                ).rstrip("; ")
-                row["status"] = "invalid"
-                bad_rows.append(row)
-            else:
-                ok_rows.append(row)
-        else:
-            bad_rows.append(row)
+        (ok_rows if str(obj.get("status")) == "ok" and _usable(obj, row) else bad_rows).append(row)
 
     duplicates: list[str] = []
     if dedupe:
@@ -421,6 +404,23 @@ def load(
         duplicates=duplicates,
         roots=[str(p) for p in paths],
     )
+
+
+def _usable(obj: dict, row: dict) -> bool:
+    """Whether an ``ok`` record has every required field and a finite test error; if not, its ``row`` becomes
+    ``invalid`` with the reason."""
+    missing = [k for k in REQUIRED_OK_FIELDS if obj.get(k) is None]
+    if missing:
+        row["status"], row["reason"] = "invalid", "status 'ok' but missing field(s): " + ", ".join(missing)
+        return False
+    if not math.isfinite(_to_float(obj.get("test_error"))):
+        row["reason"] = (
+            f"status 'ok' but test_error={obj.get('test_error')!r}; "
+            + (str(row.get("reason")) if row.get("reason") else "")
+        ).rstrip("; ")
+        row["status"] = "invalid"
+        return False
+    return True
 
 
 def _mtime(f: Path) -> float:
