@@ -96,6 +96,8 @@ def test_an_unpaired_seed_does_not_count_and_a_single_seed_is_untested():
     assert (d["seeds"] == 1).all()
     t = crossover_table(runs)
     assert (t["favours"] == "untested").all()
+    (line,) = crossover_lines(t)
+    assert "the crossover**: not tested" in line and "nan" not in line
 
 
 @pytest.mark.parametrize("strategies", [(HARD,), (EASY, HARD)])

@@ -133,6 +133,12 @@ def crossover_lines(table: pd.DataFrame, context: Sequence[str] = ()) -> list[st
         crossing = sorted(set(_names(t, "smallest", EASY)) & set(_names(t, "largest", HARD)))
         k = dict(zip(gkeys, gkey if isinstance(gkey, tuple) else (gkey,)))
         head = ", ".join(f"{c}={k[c]}" for c in shown if pd.notna(k[c]))
+        if int(ends["family"].iloc[0]) == 0:
+            lines.append(
+                f"**{head}, the crossover**: not tested. At neither the smallest pool, {small:g}, nor the largest, "
+                f"{large:g}, does any metric have keep_easy and keep_hard runs on 2 or more shared seeds."
+            )
+            continue
         lines.append(
             f"**{head}, the crossover** (keep_easy better than keep_hard at the smallest pool, {small:g}, and "
             f"keep_hard better at the largest, {large:g}; the mean log-error difference over keeps < 1, paired by "
