@@ -92,6 +92,8 @@ def test_fit_per_keep_and_best_keep_moves_to_more_data_as_compute_grows():
     fits = fit_compute_laws(_runs(np.random.default_rng(1)), n_boot=100)
     assert len(fits) == 3 and (fits["status"] == "ok").all()
     assert (fit_compute_laws(_runs(np.random.default_rng(1)), n_boot=0)["status"] == "no bootstrap").all()
+    one_seed = _runs(np.random.default_rng(1)).query("seed == 0")  # resampling one run per cell measures nothing
+    assert (fit_compute_laws(one_seed, n_boot=100)["status"] == "no replicates").all()
     # with little compute the small, better kept set wins; with much compute its repeats are used up and the
     # whole pool wins: the predicted best keep grows with the budget (Goyal et al.'s quality-quantity trade-off)
     best = best_keep_at_budget(fits, pool=8000, budgets=[1000, 200000])

@@ -155,8 +155,8 @@ def bootstrap_compute_law(
 ) -> ComputeFit:
     """:func:`fit_compute_law` plus percentile intervals on ``b`` and ``tau``: runs resampled within each
     (S, budget) cell ``n_boot`` times (the utility matrix is computed once and re-indexed). ``status`` is "ok" only
-    when the intervals identify the law (:data:`NOT_IDENTIFIED` otherwise, and "no bootstrap" for
-    ``n_boot <= 0``: an unchecked fit predicts nothing)."""
+    when the intervals identify the law (:data:`NOT_IDENTIFIED` otherwise, "no bootstrap" for
+    ``n_boot <= 0`` and :data:`NO_REPLICATES` when no cell has two runs: an unchecked fit predicts nothing)."""
     S, e, y, budget = _clean_runs(S, e, y, budget)
     fit = fit_compute_law(S, e, y, taus)
     if fit.status == "insufficient_data":
@@ -167,6 +167,9 @@ def bootstrap_compute_law(
     U, ly, rng = _utility_matrix(S, e, taus), np.log(y), np.random.default_rng(seed)
     cells = _cell_members(S, e, budget)
     fit.n_cells = len(cells)
+    if _no_replicates(cells):
+        fit.status = NO_REPLICATES
+        return fit
     bs = []
     for _ in range(n_boot):
         idx = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in cells])
@@ -174,6 +177,15 @@ def bootstrap_compute_law(
         bs.append((b, taus[i]))
     _set_intervals(fit, np.array(bs), ci, taus)
     return fit
+
+
+#: Every cell holds one run (one seed): resampling within cells returns the data unchanged, so the bootstrap would
+#: give zero-width intervals that measure nothing. Such a fit is not "ok" and predicts nothing.
+NO_REPLICATES = "no replicates"
+
+
+def _no_replicates(cells: list[np.ndarray]) -> bool:
+    return all(len(m) < 2 for m in cells)
 
 
 #: A compute fit is "ok" only when its bootstrap intervals are finite, b's is below 0 and tau's is inside the grid
@@ -346,6 +358,9 @@ def fit_rule_compute_law(
     res.status = "tau_at_grid_edge" if i in (0, len(taus) - 1) else "ok"
     if n_boot <= 0:
         res.status = "no bootstrap"
+        return res
+    if _no_replicates(cells):
+        res.status = NO_REPLICATES
         return res
     rng, bs = np.random.default_rng(seed), []
     for _ in range(n_boot):
