@@ -375,6 +375,45 @@ def select_stage(cfg: dict, scored: Scored) -> np.ndarray:
     )
 
 
+_RECORD_KEYS = (
+    "test_error",
+    "test_accuracy",
+    "test_loss",
+    "train_error",
+    "train_loss",
+    "examples_seen",
+    "repetitions",
+    "train_flops",
+)
+_EXTRA_KEYS = (
+    "train_seconds",
+    "examples_per_second",
+    "device",
+    "precision",
+    "channels_last",
+    "steps_per_epoch",
+    "budget_steps",
+    "lr",
+    "flops_per_example",
+)
+
+
+def _fill_ok(record: dict, out: dict, cfg: dict) -> None:
+    """A finished training's results into its record: the figures at the top level, the rest under ``extra``."""
+    record.update(
+        status="ok",
+        curve=out["curve"],
+        epochs=out["epochs"],
+        steps=out["steps"],
+        steps_floor_applied=bool(out.get("steps_floor_applied", False)),
+        **{k: out.get(k) for k in _RECORD_KEYS},
+    )
+    record["extra"].update({k: out[k] for k in _EXTRA_KEYS if k in out})
+    record["extra"].update(out.get("extra", {}))
+    if "infobatch" in record["extra"]:
+        record["extra"]["infobatch"]["static"] = static_strategy(cfg["prune"]) if record["keep"] < 1 else None
+
+
 def train_and_record(
     cfg: dict, rid: str, sweep: Optional[str], record: dict, scored: Scored, kept: np.ndarray, t_start: float
 ) -> dict:
@@ -387,46 +426,7 @@ def train_and_record(
     logger = build_logger(cfg, rid, sweep)
     try:
         out = train_stage(cfg, scored.splits, scored.pool, kept, logger, rid)
-        record.update(
-            status="ok",
-            curve=out["curve"],
-            epochs=out["epochs"],
-            steps=out["steps"],
-            steps_floor_applied=bool(out.get("steps_floor_applied", False)),
-            **{
-                k: out.get(k)
-                for k in (
-                    "test_error",
-                    "test_accuracy",
-                    "test_loss",
-                    "train_error",
-                    "train_loss",
-                    "examples_seen",
-                    "repetitions",
-                    "train_flops",
-                )
-            },
-        )
-        record["extra"].update(
-            {
-                k: out[k]
-                for k in (
-                    "train_seconds",
-                    "examples_per_second",
-                    "device",
-                    "precision",
-                    "channels_last",
-                    "steps_per_epoch",
-                    "budget_steps",
-                    "lr",
-                    "flops_per_example",
-                )
-                if k in out
-            }
-        )
-        record["extra"].update(out.get("extra", {}))
-        if "infobatch" in record["extra"]:
-            record["extra"]["infobatch"]["static"] = static_strategy(cfg["prune"]) if record["keep"] < 1 else None
+        _fill_ok(record, out, cfg)
     except Exception as e:  # a failed run is recorded; the sweep goes on
         log.error("run %s failed: %s\n%s", rid, e, traceback.format_exc())
         record.update(status="failed", reason=f"{type(e).__name__}: {e}")
