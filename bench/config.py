@@ -37,6 +37,24 @@ def validate_config(cfg: dict) -> None:
     for group, registry, sub in (("dataset", DATASETS, ds), ("model", MODELS, model), ("metric", METRICS, metric)):
         name = sub.get("name")
         _check(name in registry, f"unknown {group} {name!r}; allowed: {', '.join(registry.names())}")
+    _validate_prune(prune, metric)
+    _validate_dataset(ds)
+    _validate_train(train)
+    _validate_checkpoint_settings(train)
+    _validate_devices(train, prune)
+    lg = cfg.get("logger") or {}
+    _check(lg.get("name") in LOGGERS, f"unknown logger {lg.get('name')!r}; allowed: {', '.join(LOGGERS)}")
+    if lg.get("name") == "wandb":
+        _check(lg.get("mode") in WANDB_MODES, f"logger.mode={lg.get('mode')!r}; allowed: {', '.join(WANDB_MODES)}")
+    seed = cfg.get("seed")
+    _check(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} is not allowed: an integer")
+    _validate_combinations(ds, model, metric)
+    if prune.get("strategy") in DYNAMIC_STRATEGIES:
+        _validate_dynamic(prune, ds, model, train)
+
+
+def _validate_prune(prune: dict, metric: dict) -> None:
+    """A known strategy, and a keep fraction in (0, 1] (exactly 1 with metric=none)."""
     strategy = prune.get("strategy")
     allowed = (*SELECTIONS.names(), *DYNAMIC_STRATEGIES)
     _check(strategy in allowed, f"unknown prune.strategy {strategy!r}; allowed: {', '.join(allowed)}")
@@ -49,6 +67,10 @@ def validate_config(cfg: dict) -> None:
         metric.get("name") != "none" or keep == 1.0,
         f"metric=none trains on the full pool, so prune.keep must be 1.0 (got {keep}); choose a metric to prune",
     )
+
+
+def _validate_dataset(ds: dict) -> None:
+    """Pool size, label noise and augmentation."""
     pool_size = ds.get("pool_size")
     _check(
         pool_size is None or (isinstance(pool_size, int) and not isinstance(pool_size, bool) and pool_size > 0),
@@ -61,6 +83,10 @@ def validate_config(cfg: dict) -> None:
     )
     if "augment" in ds:
         _check(ds["augment"] in AUGMENTS, f"dataset.augment={ds['augment']!r}; allowed: {', '.join(AUGMENTS)}")
+
+
+def _validate_train(train: dict) -> None:
+    """The budget, the recipe, batch size, steps and their floor, optimiser, schedule, accelerator and lr."""
     budget = train.get("budget")
     _check(budget in BUDGETS, f"unknown train.budget {budget!r}; allowed: {', '.join(BUDGETS)}")
     validate_recipe(train)  # epochs (fractional allowed) and airbench's recipe settings
@@ -84,17 +110,6 @@ def validate_config(cfg: dict) -> None:
     ):
         _check(train.get(key) in allowed, f"unknown train.{key} {train.get(key)!r}; allowed: {', '.join(allowed)}")
     _check(isinstance(train.get("lr"), (int, float)) and train["lr"] > 0, f"train.lr={train.get('lr')!r} must be > 0")
-    _validate_checkpoint_settings(train)
-    _validate_devices(train, prune)
-    lg = cfg.get("logger") or {}
-    _check(lg.get("name") in LOGGERS, f"unknown logger {lg.get('name')!r}; allowed: {', '.join(LOGGERS)}")
-    if lg.get("name") == "wandb":
-        _check(lg.get("mode") in WANDB_MODES, f"logger.mode={lg.get('mode')!r}; allowed: {', '.join(WANDB_MODES)}")
-    seed = cfg.get("seed")
-    _check(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} is not allowed: an integer")
-    _validate_combinations(ds, model, metric)
-    if strategy in DYNAMIC_STRATEGIES:
-        _validate_dynamic(prune, ds, model, train)
 
 
 def _validate_combinations(ds: dict, model: dict, metric: dict) -> None:
