@@ -157,6 +157,38 @@ def prune_indices(z: np.ndarray, keep: float, rule: str, rng: np.random.Generato
 # --------------------------------------------------------------------------------------------
 # max-margin perceptron
 # --------------------------------------------------------------------------------------------
+def _signed_scaled(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """The signed inputs ``y_i x_i``, scaled so that the problem is O(1) whatever the input scale, and that scale."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError("X must be (P, N) and y (P,)")
+    if not np.all(np.abs(y) == 1.0):
+        raise ValueError("labels must be +-1")
+    Z = X * y[:, None]
+    scale = np.sqrt(np.mean(np.sum(Z * Z, axis=1)))
+    if scale == 0:
+        raise ValueError("all inputs are zero")
+    return Z / scale, float(scale)
+
+
+def _hull_min_norm_weights(Zs: np.ndarray, maxiter: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The convex weights ``lam`` of the minimum-norm point of the hull of the rows of ``Zs``, by NNLS on
+    ``[Zs^T; 1] u = [0; 1]``; also the raw NNLS solution and its active-set size."""
+    P, N = Zs.shape
+    A = np.vstack([Zs.T, np.ones((1, P))])
+    b = np.zeros(N + 1)
+    b[-1] = 1.0
+    if maxiter is None:
+        maxiter = max(50 * P, 1000)
+    u, _res = nnls(A, b, maxiter=maxiter)
+    iterations = int(np.count_nonzero(u))  # active-set size (each adds >= 1 iteration)
+    usum = u.sum()
+    if usum <= 0:
+        raise RuntimeError("NNLS returned the zero vector")
+    return u, u / usum, iterations
+
+
 def max_margin(
     X: np.ndarray, y: np.ndarray, *, tol: float = 1e-9, on_nonseparable: str = "raise", maxiter: int | None = None
 ):
@@ -186,30 +218,8 @@ def max_margin(
         iterations (scipy does not report the count; ``maxiter`` bounds it);
       ``separable`` (bool).
     """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError("X must be (P, N) and y (P,)")
-    if not np.all(np.abs(y) == 1.0):
-        raise ValueError("labels must be +-1")
-    P, N = X.shape
-    Z = X * y[:, None]
-    # scale so the problem is O(1) whatever the input scale
-    scale = np.sqrt(np.mean(np.sum(Z * Z, axis=1)))
-    if scale == 0:
-        raise ValueError("all inputs are zero")
-    Zs = Z / scale
-    A = np.vstack([Zs.T, np.ones((1, P))])
-    b = np.zeros(N + 1)
-    b[-1] = 1.0
-    if maxiter is None:
-        maxiter = max(50 * P, 1000)
-    u, _res = nnls(A, b, maxiter=maxiter)
-    iterations = int(np.count_nonzero(u))  # active-set size (each adds >= 1 iteration)
-    usum = u.sum()
-    if usum <= 0:
-        raise RuntimeError("NNLS returned the zero vector")
-    lam = u / usum
+    Zs, scale = _signed_scaled(X, y)
+    u, lam, iterations = _hull_min_norm_weights(Zs, maxiter)
     p = Zs.T @ lam
     pnorm = float(np.linalg.norm(p))
     sep = pnorm > tol * 10.0
