@@ -196,19 +196,31 @@ def order_parameter_averages(R, c, kappa, alpha, keep, rule, theta_rad, n_quad=2
     s2 = s * s
     if not s > 0:
         raise ValueError("need s > 0")
-    lo, hi, mass = _z_support(keep, rule)
     if theta_rad == 0.0:
         if c != 0.0:
             # at theta = 0, e_p is an independent Gaussian direction: the optimum has c = 0 (E3)
             raise ValueError("at theta = 0 only c = 0 is supported")
-        # A = kappa - R z changes sign at z = kappa / R, smoothed by the noise on the scale s / R
-        breaks = _kink_breaks(kappa / R, s / R) if R > 0 else []
-        z, wz = _z_nodes(lo, hi, mass, breaks, n_quad)
-        A = kappa - R * z
-        P, p, M, K = _tavg(A, s)
-        out = {"K": wz @ K, "Phi": wz @ P, "M": wz @ M, "yuM": wz @ (z * M), "ywM": 0.0, "mass": wz.sum()}
-        out["psi"] = alpha * out["K"] - s2
-        return out
+        out = _averages_perfect_probe(R, s, kappa, keep, rule, n_quad)
+    else:
+        out = _averages_tilted_probe(R, c, s, kappa, keep, rule, theta_rad, n_quad)
+    out["psi"] = alpha * out["K"] - s2
+    return out
+
+
+def _averages_perfect_probe(R, s, kappa, keep, rule, n_quad) -> dict:
+    """theta = 0: y = sign(z) and the pattern field A = kappa - R z, one Gaussian integral over the kept z."""
+    lo, hi, mass = _z_support(keep, rule)
+    # A = kappa - R z changes sign at z = kappa / R, smoothed by the noise on the scale s / R
+    breaks = _kink_breaks(kappa / R, s / R) if R > 0 else []
+    z, wz = _z_nodes(lo, hi, mass, breaks, n_quad)
+    P, p, M, K = _tavg(kappa - R * z, s)
+    return {"K": wz @ K, "Phi": wz @ P, "M": wz @ M, "yuM": wz @ (z * M), "ywM": 0.0, "mass": wz.sum()}
+
+
+def _averages_tilted_probe(R, c, s, kappa, keep, rule, theta_rad, n_quad) -> dict:
+    """theta > 0: the teacher's field u mixes the probe's z and an orthogonal v; the v integral is split at the
+    kinks (u = 0 and A = 0 on either branch of y) and done by Gauss-Legendre on each piece."""
+    lo, hi, mass = _z_support(keep, rule)
     ct, st = math.cos(theta_rad), math.sin(theta_rad)
     rho = R * ct + c * st
     D = R * st - c * ct
@@ -240,7 +252,7 @@ def order_parameter_averages(R, c, kappa, alpha, keep, rule, theta_rad, n_quad=2
     A = kappa - R * yu - c * yw
     P, p, M, K = _tavg(A, s)
     W = wz[:, None, None] * wv
-    out = {
+    return {
         "K": np.sum(W * K),
         "Phi": np.sum(W * P),
         "M": np.sum(W * M),
@@ -248,8 +260,6 @@ def order_parameter_averages(R, c, kappa, alpha, keep, rule, theta_rad, n_quad=2
         "ywM": np.sum(W * yw * M),
         "mass": W.sum(),
     }
-    out["psi"] = alpha * out["K"] - s2
-    return out
 
 
 class _Problem:
@@ -329,27 +339,57 @@ class _Problem:
         return k, -dbeta / dk, -dpsi / dk, av
 
 
+def _solve_perfect_probe(pb, k_hint):
+    """theta = 0 (c = 0 fixed): the root in beta of d kappa / d beta. Returns (beta, psi, the gradient there (kappa,
+    d/d beta, d/d psi, averages), residual, converged)."""
+    b_lo, b_hi = 1e-9, 0.5 * math.pi - 1e-9
+    psi = 0.5 * math.pi
+
+    def g(beta):
+        return pb.grad(beta, psi, k_hint)[1]
+
+    glo, ghi = g(b_lo), g(b_hi)
+    if glo > 0 and ghi < 0:
+        beta = brentq(g, b_lo, b_hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
+    else:  # should not happen; fall back to a bounded maximisation of kappa
+        r = minimize_scalar(
+            lambda b: -pb.kappa(b, psi, k_hint)[0], bounds=(b_lo, b_hi), method="bounded", options={"xatol": 1e-12}
+        )
+        beta = r.x
+    g_final = pb.grad(beta, psi, k_hint)
+    return beta, psi, g_final, abs(g_final[1]), bool(glo > 0 and ghi < 0)
+
+
+def _solve_tilted_probe(pb, x0, k_hint):
+    """theta > 0: maximise kappa over (beta, psi) from ``x0`` by L-BFGS-B, then polish the stationarity
+    conditions by a root find (kept when it stays inside the bounds and loses no kappa)."""
+    b_lo, b_hi = 1e-9, 0.5 * math.pi - 1e-9
+
+    def negk(x):
+        k, db, dp, _ = pb.grad(x[0], x[1], k_hint)
+        return -k, -np.array([db, dp])
+
+    bounds = [(b_lo, b_hi), (1e-6, math.pi - 1e-6)]
+    r = minimize(
+        negk, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500}
+    )
+    x = r.x
+    pol = root(lambda x: np.array(pb.grad(x[0], x[1], k_hint)[1:3]), x, method="hybr", options={"xtol": 1e-13})
+    if pol.success and b_lo < pol.x[0] < b_hi and 0 < pol.x[1] < math.pi:
+        kp = pb.kappa(pol.x[0], pol.x[1], k_hint)[0]
+        if kp >= -r.fun - 1e-10:
+            x = pol.x
+    beta, psi = float(x[0]), float(x[1])
+    g_final = pb.grad(beta, psi, k_hint)
+    resid = math.hypot(g_final[1], g_final[2])
+    return beta, psi, g_final, resid, bool(resid < 1e-6)
+
+
 def _solve(alpha, keep, rule, theta_rad, n_quad, start=None):
     pb = _Problem(alpha, keep, rule, theta_rad, n_quad)
-    b_lo, b_hi = 1e-9, 0.5 * math.pi - 1e-9
     k_hint = None if start is None else start.get("kappa")
     if theta_rad == 0.0:
-        psi = 0.5 * math.pi
-
-        def g(beta):
-            return pb.grad(beta, psi, k_hint)[1]
-
-        glo, ghi = g(b_lo), g(b_hi)
-        if glo > 0 and ghi < 0:
-            beta = brentq(g, b_lo, b_hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
-        else:  # should not happen; fall back to a bounded maximisation of kappa
-            r = minimize_scalar(
-                lambda b: -pb.kappa(b, psi, k_hint)[0], bounds=(b_lo, b_hi), method="bounded", options={"xatol": 1e-12}
-            )
-            beta = r.x
-        k, db, dp, av = pb.grad(beta, psi, k_hint)
-        resid = abs(db)
-        converged = bool(glo > 0 and ghi < 0)
+        beta, psi, g_final, resid, converged = _solve_perfect_probe(pb, k_hint)
     else:
         if start is not None and "beta" in start:
             x0 = np.array([start["beta"], start["psi"]])
@@ -357,26 +397,8 @@ def _solve(alpha, keep, rule, theta_rad, n_quad, start=None):
             # start from the perfect-probe solution with the student slightly tilted to the probe
             s0 = _solve(alpha, keep, rule, 0.0, n_quad)
             x0 = np.array([s0["beta"], 0.5 * math.pi])
-
-        def negk(x):
-            k, db, dp, _ = pb.grad(x[0], x[1], k_hint)
-            return -k, -np.array([db, dp])
-
-        bounds = [(b_lo, b_hi), (1e-6, math.pi - 1e-6)]
-        r = minimize(
-            negk, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 500}
-        )
-        x = r.x
-        # polish the stationarity conditions d kappa / d(beta, psi) = 0
-        pol = root(lambda x: np.array(pb.grad(x[0], x[1], k_hint)[1:3]), x, method="hybr", options={"xtol": 1e-13})
-        if pol.success and b_lo < pol.x[0] < b_hi and 0 < pol.x[1] < math.pi:
-            kp = pb.kappa(pol.x[0], pol.x[1], k_hint)[0]
-            if kp >= -r.fun - 1e-10:
-                x = pol.x
-        beta, psi = float(x[0]), float(x[1])
-        k, db, dp, av = pb.grad(beta, psi, k_hint)
-        resid = math.hypot(db, dp)
-        converged = bool(resid < 1e-6)
+        beta, psi, g_final, resid, converged = _solve_tilted_probe(pb, x0, k_hint)
+    k, _, _, av = g_final
     R, c, s = pb.rcs(beta, psi)
     rho = R * math.cos(theta_rad) + c * math.sin(theta_rad)
     # consistency of the closed-form kappa relation (E1 + E2 + E3)
