@@ -580,3 +580,9 @@ def test_panel_reference_line_is_static_random_pruning_on_infobatch_panels():
     )
     assert _baseline_fit(fits, {}, "random", "infobatch")["a"] == 2.0
     assert _baseline_fit(fits, {}, "random", "keep_easy")["a"] == 3.0
+
+
+def test_log_axis_tick_labels_are_short_enough_for_a_narrow_panel():
+    from bench.collect.plots import _compact
+
+    assert [_compact(v) for v in (500, 2000, 50000, 1.5e6, 0.2)] == ["500", "2k", "50k", "1.5M", "0.2"]

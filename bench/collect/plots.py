@@ -59,8 +59,16 @@ def _figure(n_panels: int, ncols: int = 3, size=(4.6, 3.6)):
     return fig, axes[:n_panels]
 
 
+def _compact(v: float) -> str:
+    """A tick label short enough for a narrow panel: 500, 2k, 50k, 1.5M; 0.2 stays 0.2."""
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:g}{suffix}"
+    return f"{v:g}"
+
+
 def _loglog(ax) -> None:
-    """Log-log axes with plain-number tick labels that do not collide.
+    """Log-log axes with short plain-number tick labels (2k, 50k) that do not collide.
 
     Minor ticks at 2x and 5x each decade are labelled when an axis spans at most
     ~2 decades (otherwise only decades are labelled).
@@ -69,7 +77,7 @@ def _loglog(ax) -> None:
 
     ax.set_xscale("log")
     ax.set_yscale("log")
-    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    fmt = FuncFormatter(lambda v, _: _compact(v))
     for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         axis.set_major_formatter(fmt)
         axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
