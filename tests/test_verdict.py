@@ -501,6 +501,24 @@ def test_study_text_quotes_its_generated_report(name):
         assert line in report, line
 
 
+def _answer_section(report: Path) -> list[str]:
+    text = report.read_text().split("\n## Answer", 1)[1].split("\n## ", 1)[0]
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", QUOTING_STUDIES)
+def test_study_report_answer_is_what_the_collector_says_on_its_committed_records(name, tmp_path):
+    """The committed report.md's answer is regenerated from the committed records with the committed settings (the
+    answer uses no bootstrap, so n_boot=0 and no plots keep this fast)."""
+    study = REPO / "results" / name
+    cfg = json.loads((study / "collect_config.json").read_text())
+    keys = ("tolerance", "seed", "baseline_metric", "context", "max_train_error", "small_data_frac")
+    collect(
+        [str(study / "records")], out_dir=str(tmp_path), n_boot=0, formats=(), **{k: cfg[k] for k in keys if k in cfg}
+    )
+    assert _answer_section(tmp_path / "report.md") == _answer_section(study / "report.md")
+
+
 def test_root_readme_quotes_only_generated_reports():
     """Every quoted (>) line with a number in the root README is a committed study report's own text."""
     reports = [(REPO / "results" / name / "report.md").read_text() for name in QUOTING_STUDIES]
