@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.collect.status import progress_table, seed_table
+from bench.collect.status import progress_table, seed_table, unplanned
 from bench.collect.table import load, markdown_table
 
 
@@ -38,7 +38,14 @@ def main() -> None:
     ap.add_argument("--update", type=Path, help="a README with <!-- status --> ... <!-- /status --> lines")
     args = ap.parse_args()
     ok = load(args.records).ok
-    parts = [markdown_table(progress_table(ok, _plan(args.plan)))]
+    progress = progress_table(ok, _plan(args.plan))
+    stray = unplanned(progress) if args.plan else []
+    if stray:
+        raise SystemExit(
+            f"records of {', '.join(stray)} have no --plan entry: name rules as the records do (metric.name, e.g. "
+            f"el2n, not el2n_airbench); planned: {', '.join(args.plan)}"
+        )
+    parts = [markdown_table(progress)]
     for rule in args.seeds:
         metric, _, strategy = rule.partition(":")
         table = markdown_table(seed_table(ok, metric, strategy or None))

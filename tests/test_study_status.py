@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from bench.collect.status import progress_table, seed_table
+from bench.collect.status import progress_table, seed_table, unplanned
 from bench.collect.table import load
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +39,23 @@ def test_progress_counts_recorded_and_planned_rules():
     t = progress_table(_ok(), {("random", "keep_hard"): 12, ("el2n", "keep_easy"): 6})
     got = {(r.metric, r.strategy): (r.recorded, r.planned) for r in t.itertuples()}
     assert got == {("random", "keep_hard"): (9, 12), ("el2n", "keep_easy"): (0, 6)}
+
+
+def test_records_the_plan_does_not_name_are_reported_and_the_script_refuses_them(tmp_path):
+    t = progress_table(_ok(), {("random_airbench", "keep_hard"): 12})
+    assert unplanned(t) == ["random:keep_hard"]
+    assert unplanned(progress_table(_ok(), {("random", "keep_hard"): 12})) == []
+    rec = tmp_path / "records"
+    rec.mkdir()
+    for i, r in enumerate(_ok().to_dict("records")):
+        (rec / f"r{i}.json").write_text(
+            json.dumps({**r, "run_id": f"r{i}", "status": "ok", "dataset": "d", "model": "m"})
+        )
+    cmd = [sys.executable, str(REPO / "scripts" / "study_status.py"), str(rec), "--plan"]
+    bad = subprocess.run([*cmd, "random_airbench:keep_hard=9"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "random:keep_hard have no --plan entry" in bad.stderr
+    good = subprocess.run([*cmd, "random:keep_hard=9"], capture_output=True, text=True)
+    assert good.returncode == 0 and "| random | keep_hard | 9 | 9 |" in good.stdout
 
 
 def test_seed_table_lists_seeds_in_order_and_their_mean():
@@ -71,3 +90,4 @@ def test_cifar10_scaling_readme_counts_the_committed_records():
     text = (study / "README.md").read_text()
     for (metric, strategy), n in ok.groupby(["metric", "strategy"]).size().items():
         assert f"| {metric} | {strategy} | {n} |" in text, (metric, strategy, n)
+        assert f"| {metric} | {strategy} | {n} | 0 |" not in text, f"{metric}:{strategy} is missing from the plan"

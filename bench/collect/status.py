@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["progress_table", "seed_table"]
+__all__ = ["progress_table", "seed_table", "unplanned"]
 
 
 def progress_table(ok: pd.DataFrame, planned: dict[tuple[str, str], int]) -> pd.DataFrame:
@@ -17,6 +17,13 @@ def progress_table(ok: pd.DataFrame, planned: dict[tuple[str, str], int]) -> pd.
         for m, s in keys
     ]
     return pd.DataFrame(rows, columns=["metric", "strategy", "recorded", "planned"])
+
+
+def unplanned(progress: pd.DataFrame) -> list[str]:
+    """The ``metric:strategy`` rules with records but no planned runs: a plan that names a rule otherwise than its
+    records do (the records hold ``metric.name``, e.g. ``el2n``, not the config file ``el2n_airbench``)."""
+    rows = progress.loc[(progress["planned"] == 0) & (progress["recorded"] > 0)]
+    return [f"{r.metric}:{r.strategy}" for r in rows.itertuples()]
 
 
 def seed_table(ok: pd.DataFrame, metric: str, strategy: str | None = None) -> pd.DataFrame:
