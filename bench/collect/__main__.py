@@ -17,6 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Collect data-pruning run records (JSON) into tables, scaling-law fits, "
         "plots and a Markdown/HTML report. Never re-trains.",
     )
+    _add_io_args(p.add_argument_group("records in, outputs out"))
+    _add_analysis_args(p.add_argument_group("fits, gains and verdicts"))
+    return p
+
+
+def _add_io_args(p) -> None:
     p.add_argument(
         "paths",
         nargs="+",
@@ -25,19 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: <first RECORDS>/collect)")
     p.add_argument(
-        "--tolerance",
-        type=float,
-        default=0.005,
-        metavar="T",
-        help="absolute test-error tolerance for the droppable fraction (default 0.005 = 0.5 percentage points)",
-    )
-    p.add_argument(
         "--wandb",
         nargs="?",
         const=True,
         default=False,
         metavar="PROJECT",
         help="also log tables and plots to wandb (offline unless WANDB_MODE is set); optional project name",
+    )
+    p.add_argument("--formats", default="png,svg", help="comma-separated image formats (default png,svg)")
+
+
+def _add_analysis_args(p) -> None:
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        metavar="T",
+        help="absolute test-error tolerance for the droppable fraction (default 0.005 = 0.5 percentage points)",
     )
     p.add_argument(
         "--x",
@@ -76,8 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="learning-curve and frontier fits use the sizes whose mean error is at most F x chance error (the "
         "power-law region; default 0.3; 1 drops only sizes at chance; a negative value fits every size)",
     )
-    p.add_argument("--formats", default="png,svg", help="comma-separated image formats (default png,svg)")
-    return p
 
 
 def _parse_x(spec: str | None, parser: argparse.ArgumentParser):
