@@ -115,7 +115,10 @@ def _names(t: pd.DataFrame, end: str, side: str) -> list[str]:
 
 
 def _listed(names: list[str]) -> str:
-    return ", ".join(names) if names else "none"
+    """``a``, ``a and b``, ``a, b and c``; ``none`` for no name."""
+    if not names:
+        return "none"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def crossover_lines(table: pd.DataFrame, context: Sequence[str] = ()) -> list[str]:
@@ -144,8 +147,8 @@ def crossover_lines(table: pd.DataFrame, context: Sequence[str] = ()) -> list[st
             f"keep_hard better at the largest, {large:g}; the mean log-error difference over keeps < 1, paired by "
             f"seed, Holm-corrected over {int(ends['family'].iloc[0])} tests): shown for {len(crossing)} of "
             f"{t['metric'].nunique()} metrics ({_listed(crossing)}). At pool {small:g} keep_easy is better for "
-            f"{_listed(_names(t, 'smallest', EASY))} and keep_hard for {_listed(_names(t, 'smallest', HARD))}; at "
-            f"pool {large:g} keep_hard is better for {_listed(_names(t, 'largest', HARD))} and keep_easy for "
+            f"{_listed(_names(t, 'smallest', EASY))}, and keep_hard for {_listed(_names(t, 'smallest', HARD))}; at "
+            f"pool {large:g} keep_hard is better for {_listed(_names(t, 'largest', HARD))}, and keep_easy for "
             f"{_listed(_names(t, 'largest', EASY))}. The smallest mean difference this design detects with 80% "
             f"power is about {ends['mde'].median():.1%} (median over the tests)."
         )
