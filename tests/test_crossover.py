@@ -125,3 +125,12 @@ def test_the_collector_reports_the_crossover_when_both_strategies_ran(tmp_path, 
         assert set(table["favours"]) >= {EASY, HARD}
     else:
         assert "the crossover" not in report
+
+
+def test_the_report_cell_shows_a_dash_without_pairs_and_no_empty_interval_with_one():
+    from bench.collect.report import _diff_cell
+
+    nan = float("nan")
+    assert _diff_cell({"pooled_gain": nan, "lo": nan, "hi": nan}) == "—"
+    assert _diff_cell({"pooled_gain": 0.05, "lo": nan, "hi": nan}) == "+0.050"
+    assert _diff_cell({"pooled_gain": 0.05, "lo": 0.01, "hi": 0.09}) == "+0.050 [+0.010, +0.090]"

@@ -646,13 +646,21 @@ def _crossover_table(t: pd.DataFrame) -> pd.DataFrame:
                 "metric": r["metric"],
                 "pool": f"{r['pool_size']:g}" + (f" ({r['end']})" if r["end"] else ""),
                 "keeps": int(r["keeps"]),
-                "hard − easy, log error [CI]": f"{r['pooled_gain']:+.3f} [{_f(r['lo'], '+.3f')}, {_f(r['hi'], '+.3f')}]",
+                "hard − easy, log error [CI]": _diff_cell(r),
                 "p (Holm at the ends)": _f(p, ".2g"),
                 "mde": _f(r["mde"], ".3f") if r["end"] else "",
                 "favours": r["favours"],
             }
         )
     return pd.DataFrame(rows)
+
+
+def _diff_cell(r) -> str:
+    """The mean difference and its interval; '—' where no seed has both strategies."""
+    if not np.isfinite(r["pooled_gain"]):
+        return "—"
+    interval = f" [{_f(r['lo'], '+.3f')}, {_f(r['hi'], '+.3f')}]" if np.isfinite(r["lo"]) else ""
+    return f"{r['pooled_gain']:+.3f}{interval}"
 
 
 def _crossover_sections(t: pd.DataFrame) -> list:
