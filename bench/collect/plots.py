@@ -309,18 +309,17 @@ def plot_frontiers(
     fit_cols = ["dataset", "model", "metric", "strategy"] + ctx + ["x_var"]
     idx = _fit_index(fits, "frontier", fit_cols)
     paths = []
-    from matplotlib import colormaps
-
-    palette = colormaps["tab10"]
     for fkey, g in _groups(frontier, fig_cols):
         fig, axes = _figure(1, size=(6.4, 4.6))
         ax = axes[0]
         lines = _groups(g, ["metric", "strategy"])
+        style_of = _rule_styles([k for k, _ in lines])
         has_base = any(k["metric"] == baseline_metric for k, _ in lines)
-        for i, (lkey, lg) in enumerate(lines):
+        for lkey, lg in lines:
             lg = lg.sort_values("x")
             base = lkey["metric"] == baseline_metric
-            color = "black" if base else palette(i % 10)
+            color, fmt = style_of[_key(lkey, ["metric", "strategy"])]
+            color = "black" if base else color
             fit = idx.get(_key({**fkey, **lkey}, fit_cols))
             lab = f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}"
             if _ci_label(fit):
@@ -331,7 +330,7 @@ def plot_frontiers(
                 par["x"],
                 par["mean"],
                 par["sem"],
-                fmt="s" if base else "o",
+                fmt="D" if base else fmt[0],
                 color=color,
                 label=lab + (" (baseline)" if base else ""),
             )
@@ -358,6 +357,46 @@ def plot_frontiers(
     return paths
 
 
+_STRATEGY_FMT = {"keep_hard": "o-", "keep_easy": "s--"}
+_REFERENCE_COLORS = {"random": "black", "none": "dimgrey"}  # the baselines every rule is read against
+
+
+def _rule_styles(rules: list[dict]) -> dict[tuple, tuple]:
+    """(color, fmt) per (metric, strategy): one color per metric, the line and marker by strategy (keep_hard solid
+    circles, keep_easy dashed squares, any other dash-dotted triangles), so that 15 rules stay tellable apart; random
+    pruning black and the full pool grey."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"]
+    metrics = sorted({str(r["metric"]) for r in rules} - set(_REFERENCE_COLORS))
+
+    def color(metric: str):
+        return _REFERENCE_COLORS.get(metric) or palette(metrics.index(metric) % 10)
+
+    return {
+        _key(r, ["metric", "strategy"]): (color(str(r["metric"])), _STRATEGY_FMT.get(str(r["strategy"]), "^-."))
+        for r in rules
+    }
+
+
+def _shared_legend(fig, axes) -> None:
+    """One legend for every panel's lines: in the grid's first empty slot when there is one, else on the last
+    panel."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    if not seen:
+        return
+    spare = [a for a in fig.axes if not a.get_visible()]
+    host = spare[0] if spare else axes[-1]
+    if spare:
+        host.set_visible(True)
+        host.axis("off")
+    kw = dict(loc="upper left", fontsize=7, ncol=2 if len(seen) > 8 else 1) if spare else dict(fontsize=6.5)
+    host.legend(list(seen.values()), list(seen.keys()), **kw)
+
+
 def plot_error_vs_keep(
     ek: pd.DataFrame,
     droppable: pd.DataFrame | None,
@@ -378,29 +417,18 @@ def plot_error_vs_keep(
     didx = {}
     if droppable is not None and not droppable.empty:
         didx = {_key(r, d_cols): r.to_dict() for _, r in droppable.iterrows()}
-    from matplotlib import colormaps
-
-    palette = colormaps["tab10"]
     paths = []
     for fkey, g in _groups(ek, fig_cols):
-        lines = [k for k, _ in _groups(g, ["metric", "strategy"])]
-        color_of = {_key(k, ["metric", "strategy"]): palette(i % 10) for i, k in enumerate(lines)}
+        style_of = _rule_styles([k for k, _ in _groups(g, ["metric", "strategy"])])
         panels = _groups(g, ["pool_size"])
         fig, axes = _figure(len(panels), ncols=3, size=(4.4, 3.4))
         for ax, (pkey, pg) in zip(axes, panels):
             refs = []
             for lkey, lg in _groups(pg, ["metric", "strategy"]):
                 lg = lg.sort_values("keep")
-                color = color_of[_key(lkey, ["metric", "strategy"])]
-                _errorbar(
-                    ax,
-                    lg["keep"],
-                    lg["mean"],
-                    lg["sem"],
-                    fmt="o-",
-                    color=color,
-                    label=f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}",
-                )
+                color, fmt = style_of[_key(lkey, ["metric", "strategy"])]
+                label = f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}"
+                _errorbar(ax, lg["keep"], lg["mean"], lg["sem"], fmt=fmt, color=color, label=label)
                 dr = didx.get(_key({**fkey, **pkey, **lkey}, d_cols))
                 if dr and not _isnan(dr.get("ref_error")):
                     refs.append((dr["ref_error"], color))
@@ -423,8 +451,8 @@ def plot_error_vs_keep(
             ax.set_xlabel("keep fraction")
             ax.set_ylabel("test error")
             ax.grid(True, alpha=0.25)
-            ax.legend(fontsize=6.5)
             ax.set_title(f"pool_size={_fmt(pkey['pool_size'])}", fontsize=9)
+        _shared_legend(fig, axes)
         _suptitle(fig, "Error vs keep fraction: " + _title(fkey))
         paths += _save(fig, out_dir, _name("error_vs_keep", fkey), formats)
     return paths
@@ -433,9 +461,6 @@ def plot_error_vs_keep(
 def plot_class_balance(cb: pd.DataFrame, out_dir, formats: Sequence[str] = FORMATS) -> list[str]:
     """Class imbalance (TV distance kept vs pool) vs keep, one line per (metric, strategy)."""
     out_dir = Path(out_dir)
-    from matplotlib import colormaps
-
-    palette = colormaps["tab10"]
     paths = []
     if cb is None or cb.empty or cb["class_imbalance_mean"].notna().sum() == 0:
         return paths
@@ -444,15 +469,18 @@ def plot_class_balance(cb: pd.DataFrame, out_dir, formats: Sequence[str] = FORMA
             continue
         fig, axes = _figure(1, size=(6.4, 4.4))
         ax = axes[0]
-        for i, (lkey, lg) in enumerate(_groups(g, ["metric", "strategy"])):
+        lines = _groups(g, ["metric", "strategy"])
+        style_of = _rule_styles([k for k, _ in lines])
+        for lkey, lg in lines:
             lg = lg.sort_values("keep")
+            color, fmt = style_of[_key(lkey, ["metric", "strategy"])]
             _errorbar(
                 ax,
                 lg["keep"],
                 lg["class_imbalance_mean"],
                 lg["class_imbalance_std"],
-                fmt="o-",
-                color=palette(i % 10),
+                fmt=fmt,
+                color=color,
                 label=f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}",
             )
         ax.set_xlabel("keep fraction")
