@@ -379,22 +379,28 @@ def _rule_styles(rules: list[dict]) -> dict[tuple, tuple]:
     }
 
 
-def _shared_legend(fig, axes) -> None:
-    """One legend for every panel's lines: in the grid's first empty slot when there is one, else on the last
-    panel."""
+def _shared_legend(fig, axes, width: float = 2.6) -> None:
+    """One legend for every panel's lines: in the grid's first empty slot when there is one, else in a column of
+    ``width`` inches added to the right of the grid (the panels keep their size)."""
     seen: dict[str, object] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, handle)
     if not seen:
         return
+    handles, labels = list(seen.values()), list(seen.keys())
     spare = [a for a in fig.axes if not a.get_visible()]
-    host = spare[0] if spare else axes[-1]
     if spare:
-        host.set_visible(True)
-        host.axis("off")
-    kw = dict(loc="upper left", fontsize=7, ncol=2 if len(seen) > 8 else 1) if spare else dict(fontsize=6.5)
-    host.legend(list(seen.values()), list(seen.keys()), **kw)
+        spare[0].set_visible(True)
+        spare[0].axis("off")
+        spare[0].legend(handles, labels, loc="upper left", fontsize=7, ncol=2 if len(seen) > 8 else 1)
+        return
+    w0 = fig.get_figwidth()
+    sp = fig.subplotpars
+    fig.set_figwidth(w0 + width)
+    fig.subplots_adjust(left=sp.left * w0 / (w0 + width), right=sp.right * w0 / (w0 + width))
+    top = axes[0].get_position().y1
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=((w0 + 0.1) / (w0 + width), top), fontsize=7)
 
 
 def plot_error_vs_keep(
