@@ -161,21 +161,18 @@ def bootstrap_compute_law(
     fit = fit_compute_law(S, e, y, taus)
     if fit.status == "insufficient_data":
         return fit
-    if n_boot <= 0:
+    if n_boot <= 0:  # before the bootstrap's cells: n_cells stays the fit's distinct (S, e)
         fit.status = "no bootstrap"
         return fit
-    U, ly, rng = _utility_matrix(S, e, taus), np.log(y), np.random.default_rng(seed)
     cells = _cell_members(S, e, budget)
     fit.n_cells = len(cells)
-    if _no_replicates(cells):
-        fit.status = NO_REPLICATES
-        return fit
-    bs = []
-    for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in cells])
+    U, ly = _utility_matrix(S, e, taus), np.log(y)
+
+    def refit(idx: np.ndarray) -> tuple[float, float]:
         i, _, b, _ = _best_tau(U[:, idx], ly[idx])
-        bs.append((b, taus[i]))
-    _set_intervals(fit, np.array(bs), ci, taus)
+        return b, taus[i]
+
+    _bootstrap_intervals(fit, cells, refit, n_boot, seed, ci, taus)
     return fit
 
 
@@ -184,8 +181,19 @@ def bootstrap_compute_law(
 NO_REPLICATES = "no replicates"
 
 
-def _no_replicates(cells: list[np.ndarray]) -> bool:
-    return all(len(m) < 2 for m in cells)
+def _bootstrap_intervals(fit, cells: list[np.ndarray], refit, n_boot: int, seed: int, ci: float, taus) -> None:
+    """``fit``'s status and its percentile intervals on b and tau from ``n_boot`` resamples of the runs within each
+    cell (``refit(idx) -> (b, tau)``): "no bootstrap" for ``n_boot <= 0``, :data:`NO_REPLICATES` when no cell has two
+    runs (nothing to resample)."""
+    if n_boot <= 0:
+        fit.status = "no bootstrap"
+        return
+    if all(len(m) < 2 for m in cells):
+        fit.status = NO_REPLICATES
+        return
+    rng = np.random.default_rng(seed)
+    bs = [refit(np.concatenate([rng.choice(m, size=len(m), replace=True) for m in cells])) for _ in range(n_boot)]
+    _set_intervals(fit, np.array(bs), ci, taus)
 
 
 #: A compute fit is "ok" only when its bootstrap intervals are finite, b's is below 0 and tau's is inside the grid
@@ -356,18 +364,12 @@ def fit_rule_compute_law(
     res.b, res.tau, res.rss, res.log_a = b, float(taus[i]), rss, float(la[0])
     res.log_a_by_keep = {float(k): float(v) for k, v in zip(keeps, la)}
     res.status = "tau_at_grid_edge" if i in (0, len(taus) - 1) else "ok"
-    if n_boot <= 0:
-        res.status = "no bootstrap"
-        return res
-    if _no_replicates(cells):
-        res.status = NO_REPLICATES
-        return res
-    rng, bs = np.random.default_rng(seed), []
-    for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in cells])
+
+    def refit(idx: np.ndarray) -> tuple[float, float]:
         j, _, bb, _ = _grouped_best_tau(U[:, idx], ly[idx], codes[idx], len(keeps))
-        bs.append((bb, taus[j]))
-    _set_intervals(res, np.array(bs), ci, taus)
+        return bb, taus[j]
+
+    _bootstrap_intervals(res, cells, refit, n_boot, seed, ci, taus)
     return res
 
 
