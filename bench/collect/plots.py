@@ -313,12 +313,12 @@ def plot_frontiers(
         fig, axes = _figure(1, size=(6.4, 4.6))
         ax = axes[0]
         lines = _groups(g, ["metric", "strategy"])
-        style_of = _rule_styles([k for k, _ in lines])
+        style_of = _rule_styles(g)
         has_base = any(k["metric"] == baseline_metric for k, _ in lines)
         for lkey, lg in lines:
             lg = lg.sort_values("x")
             base = lkey["metric"] == baseline_metric
-            color, fmt = style_of[_key(lkey, ["metric", "strategy"])]
+            color, fmt = style_of[_key(lkey, _RULE_COLS)]
             color = "black" if base else color
             fit = idx.get(_key({**fkey, **lkey}, fit_cols))
             lab = f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}"
@@ -357,26 +357,25 @@ def plot_frontiers(
     return paths
 
 
+_RULE_COLS = ["metric", "strategy"]
 _STRATEGY_FMT = {"keep_hard": "o-", "keep_easy": "s--"}
 _REFERENCE_COLORS = {"random": "black", "none": "dimgrey"}  # the baselines every rule is read against
 
 
-def _rule_styles(rules: list[dict]) -> dict[tuple, tuple]:
-    """(color, fmt) per (metric, strategy): one color per metric, the line and marker by strategy (keep_hard solid
+def _rule_styles(df: pd.DataFrame) -> dict[tuple, tuple]:
+    """(color, fmt) per (metric, strategy) of ``df``: one color per metric, the line and marker by strategy (keep_hard solid
     circles, keep_easy dashed squares, any other dash-dotted triangles), so that 15 rules stay tellable apart; random
     pruning black and the full pool grey."""
     from matplotlib import colormaps
 
     palette = colormaps["tab10"]
+    rules = df[_RULE_COLS].drop_duplicates().to_dict("records")
     metrics = sorted({str(r["metric"]) for r in rules} - set(_REFERENCE_COLORS))
 
     def color(metric: str):
         return _REFERENCE_COLORS.get(metric) or palette(metrics.index(metric) % 10)
 
-    return {
-        _key(r, ["metric", "strategy"]): (color(str(r["metric"])), _STRATEGY_FMT.get(str(r["strategy"]), "^-."))
-        for r in rules
-    }
+    return {_key(r, _RULE_COLS): (color(str(r["metric"])), _STRATEGY_FMT.get(str(r["strategy"]), "^-.")) for r in rules}
 
 
 def _shared_legend(fig, axes, width: float = 2.6) -> None:
@@ -425,14 +424,14 @@ def plot_error_vs_keep(
         didx = {_key(r, d_cols): r.to_dict() for _, r in droppable.iterrows()}
     paths = []
     for fkey, g in _groups(ek, fig_cols):
-        style_of = _rule_styles([k for k, _ in _groups(g, ["metric", "strategy"])])
+        style_of = _rule_styles(g)
         panels = _groups(g, ["pool_size"])
         fig, axes = _figure(len(panels), ncols=3, size=(4.4, 3.4))
         for ax, (pkey, pg) in zip(axes, panels):
             refs = []
             for lkey, lg in _groups(pg, ["metric", "strategy"]):
                 lg = lg.sort_values("keep")
-                color, fmt = style_of[_key(lkey, ["metric", "strategy"])]
+                color, fmt = style_of[_key(lkey, _RULE_COLS)]
                 label = f"{_fmt(lkey['metric'])}/{_fmt(lkey['strategy'])}"
                 _errorbar(ax, lg["keep"], lg["mean"], lg["sem"], fmt=fmt, color=color, label=label)
                 dr = didx.get(_key({**fkey, **pkey, **lkey}, d_cols))
@@ -475,11 +474,10 @@ def plot_class_balance(cb: pd.DataFrame, out_dir, formats: Sequence[str] = FORMA
             continue
         fig, axes = _figure(1, size=(6.4, 4.4))
         ax = axes[0]
-        lines = _groups(g, ["metric", "strategy"])
-        style_of = _rule_styles([k for k, _ in lines])
-        for lkey, lg in lines:
+        style_of = _rule_styles(g)
+        for lkey, lg in _groups(g, _RULE_COLS):
             lg = lg.sort_values("keep")
-            color, fmt = style_of[_key(lkey, ["metric", "strategy"])]
+            color, fmt = style_of[_key(lkey, _RULE_COLS)]
             _errorbar(
                 ax,
                 lg["keep"],
