@@ -172,9 +172,9 @@ def _signed_scaled(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return Z / scale, float(scale)
 
 
-def _hull_min_norm_weights(Zs: np.ndarray, maxiter: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+def _hull_min_norm_weights(Zs: np.ndarray, maxiter: int | None) -> tuple[np.ndarray, int]:
     """The convex weights ``lam`` of the minimum-norm point of the hull of the rows of ``Zs``, by NNLS on
-    ``[Zs^T; 1] u = [0; 1]``; also the raw NNLS solution and its active-set size."""
+    ``[Zs^T; 1] u = [0; 1]``, and the NNLS active-set size (its nonzero weights)."""
     P, N = Zs.shape
     A = np.vstack([Zs.T, np.ones((1, P))])
     b = np.zeros(N + 1)
@@ -186,7 +186,7 @@ def _hull_min_norm_weights(Zs: np.ndarray, maxiter: int | None) -> tuple[np.ndar
     usum = u.sum()
     if usum <= 0:
         raise RuntimeError("NNLS returned the zero vector")
-    return u, u / usum, iterations
+    return u / usum, iterations
 
 
 def max_margin(
@@ -219,7 +219,7 @@ def max_margin(
       ``separable`` (bool).
     """
     Zs, scale = _signed_scaled(X, y)
-    u, lam, iterations = _hull_min_norm_weights(Zs, maxiter)
+    lam, iterations = _hull_min_norm_weights(Zs, maxiter)
     p = Zs.T @ lam
     pnorm = float(np.linalg.norm(p))
     sep = pnorm > tol * 10.0
@@ -236,7 +236,7 @@ def max_margin(
             "dual_margin": pnorm * scale,
             "kkt_gap": np.nan,
             "slack_gap": np.nan,
-            "n_support": int(np.count_nonzero(u)),
+            "n_support": iterations,  # the nonzero hull weights
             "alpha": None,
             "iterations": iterations,
             "separable": False,

@@ -339,10 +339,14 @@ class _Problem:
         return k, -dbeta / dk, -dpsi / dk, av
 
 
+#: The student angle beta = arccos(R) is searched in (0, pi/2), just inside both ends.
+_BETA_BOUNDS = (1e-9, 0.5 * math.pi - 1e-9)
+
+
 def _solve_perfect_probe(pb, k_hint):
     """theta = 0 (c = 0 fixed): the root in beta of d kappa / d beta. Returns (beta, psi, the gradient there (kappa,
     d/d beta, d/d psi, averages), residual, converged)."""
-    b_lo, b_hi = 1e-9, 0.5 * math.pi - 1e-9
+    b_lo, b_hi = _BETA_BOUNDS
     psi = 0.5 * math.pi
 
     def g(beta):
@@ -363,7 +367,7 @@ def _solve_perfect_probe(pb, k_hint):
 def _solve_tilted_probe(pb, x0, k_hint):
     """theta > 0: maximise kappa over (beta, psi) from ``x0`` by L-BFGS-B, then polish the stationarity
     conditions by a root find (kept when it stays inside the bounds and loses no kappa)."""
-    b_lo, b_hi = 1e-9, 0.5 * math.pi - 1e-9
+    b_lo, b_hi = _BETA_BOUNDS
 
     def negk(x):
         k, db, dp, _ = pb.grad(x[0], x[1], k_hint)
@@ -485,6 +489,23 @@ def gardner_capacity(kappa: float) -> float:
     return float(1.0 / K)
 
 
+def _symmetric_z_nodes(keep: float, rule: str, n_z: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights over the kept probe fields z on both signs: the paper averages over z in R (p(z) is
+    symmetric), each half carrying half the weight."""
+    lo, hi, mass = _z_support(keep, rule)
+    z, wz = _z_nodes(lo, hi, mass, [], n_z)
+    return np.concatenate([-z, z]), np.concatenate([wz, wz]) / 2.0
+
+
+def _composite_gl(lo: float, hi: float, n: int, panels: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Composite Gauss-Legendre nodes and weights on [lo, hi]: ``panels`` equal panels of ``n`` nodes each."""
+    x, w = _gl(n)
+    edges = np.linspace(lo, hi, panels + 1)
+    t = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x for a, b in zip(edges[:-1], edges[1:])])
+    wt = np.concatenate([0.5 * (b - a) * w for a, b in zip(edges[:-1], edges[1:])])
+    return t, wt
+
+
 def paper_residuals(
     alpha: float,
     keep: float,
@@ -529,18 +550,8 @@ def paper_residuals(
         raise ValueError("Lambda^2 <= 0")
     Lam = math.sqrt(L2)
     sr = math.sqrt(1 - rho * rho)
-    lo, hi, mass = _z_support(keep, rule)
-    z, wz = _z_nodes(lo, hi, mass, [], n_z)
-    z = np.concatenate([-z, z])  # the paper averages over z in R (p(z) symmetric)
-    wz = np.concatenate([wz, wz]) / 2.0
-    restricted = variant in ("t<kappa", "corrected")
-    t_hi = kappa if restricted else 40.0
-    t_lo = -40.0
-    x, w = _gl(n_t)
-    # composite GL on [t_lo, t_hi] with 8 panels
-    edges = np.linspace(t_lo, t_hi, 9)
-    t = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x for a, b in zip(edges[:-1], edges[1:])])
-    wt = np.concatenate([0.5 * (b - a) * w for a, b in zip(edges[:-1], edges[1:])])
+    z, wz = _symmetric_z_nodes(keep, rule, n_z)
+    t, wt = _composite_gl(-40.0, kappa if variant in ("t<kappa", "corrected") else 40.0, n_t)
     Z, Tt = np.meshgrid(z, t, indexing="ij")
     W = wz[:, None] * wt[None, :]
     Delta = Z**2 * (rho**2 + ct**2 - 2 * rho * R * ct) + 2 * Tt * Z * (R * ct - rho) + Tt**2 * st**2
