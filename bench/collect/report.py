@@ -754,8 +754,8 @@ def _detail_sections(
                 "b·0.5^(j/τ) (τ = half-life in passes), fitted on runs of different sizes and budgets "
                 "(e = examples seen); 95% bootstrap intervals. Needs ≥ 4 distinct (n, e) cells. Status 'ok' only "
                 "when the intervals are finite, b's below 0 and τ's inside the grid; otherwise 'not identified' ('no "
-                "replicates' when every cell holds one run) and no prediction is drawn from it. With one kept-set size per keep (one pool) a and b trade off: only "
-                "a·S^b and the decay of repeats are constrained.",
+                "replicates' when every cell holds one run) and no prediction is drawn from it. With one kept-set "
+                "size per keep (one pool) a and b trade off: only a·S^b and the decay of repeats are constrained.",
                 None,
             )
         )
