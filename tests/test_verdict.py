@@ -666,3 +666,6 @@ def test_small_data_frac_sets_the_region_the_fits_use(tmp_path):
     assert len(capped["gains"]) == len(whole["gains"]) > 0
     cfg = json.loads((tmp_path / "whole" / "collect_config.json").read_text())
     assert cfg["small_data_frac"] == 1.0
+    # the report's method note names the region each run used
+    assert "above 0.3 × chance" in (tmp_path / "capped" / "report.md").read_text()
+    assert "above 1 × chance" in (tmp_path / "whole" / "report.md").read_text()

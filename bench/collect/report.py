@@ -183,7 +183,7 @@ def _write_outputs(
     tolerance, baseline = cfg["tolerance"], cfg["baseline_metric"]
     files = _write_tables(out_dir, ok, loaded.failed, res, {"command": command, **cfg})
     plot_paths = _make_plots(res, out_dir / "plots", tolerance, baseline, cfg["formats"], ctx_cols)
-    sections = _sections(loaded, ok, res, cfg, command, plot_paths, tolerance, ctx_cols)
+    sections = _sections(loaded, ok, res, cfg, command, plot_paths, ctx_cols)
     files.update(_write_reports(sections, out_dir))
     wb = {"status": "disabled"}
     if cfg["log_wandb"]:
@@ -727,10 +727,10 @@ def _mixed_settings_notes(ok: pd.DataFrame) -> list[str]:
 
 
 def _detail_sections(
-    loaded: LoadResult, ok: pd.DataFrame, res: dict, tolerance: float, ctx_cols: Sequence[str], plot_paths: list[str]
+    loaded: LoadResult, ok: pd.DataFrame, res: dict, cfg: dict, ctx_cols: Sequence[str], plot_paths: list[str]
 ) -> list:
-    fits = res["fits"]
-    S: list[tuple[str, str, Any]] = [("h2", "Detailed fits", None), ("p", _METHOD_NOTE, None)]
+    fits, tolerance = res["fits"], cfg["tolerance"]
+    S: list[tuple[str, str, Any]] = [("h2", "Detailed fits", None), ("p", _method_note(cfg["small_data_frac"]), None)]
     S.append(("h3", "Pareto frontiers (best over keep and pool size at each n)", None))
     S.append(("table", "", _fits_table(fits, "frontier", ctx_cols)))
     S.append(("h3", "Learning curves (fixed keep, n varies with pool size)", None))
@@ -868,7 +868,6 @@ def _sections(
     cfg: dict,
     command: str,
     plot_paths: list[str],
-    tolerance: float,
     ctx_cols: Sequence[str],
 ) -> list[tuple[str, str, Any]]:
     """The report, answer first: answer, summary, key figures; then details, flagged runs, configuration."""
@@ -882,7 +881,7 @@ def _sections(
         ),
     ]
     S += _answer_sections(ok, res, ctx_cols, plot_paths)
-    S += _detail_sections(loaded, ok, res, tolerance, ctx_cols, plot_paths)
+    S += _detail_sections(loaded, ok, res, cfg, ctx_cols, plot_paths)
     S += _config_sections(loaded, cfg, command)
     return S
 
@@ -904,10 +903,20 @@ _SUMMARY_NOTE = (
 )
 
 
+def _region_note(small_data_frac: float | None) -> str:
+    """Which sizes the fits use, as the collect run set it (``--small-data-frac``)."""
+    if small_data_frac is None:
+        return "at every size"
+    return f"in the power-law region (sizes whose mean error is above {small_data_frac:g} × chance are left out, noted)"
+
+
+def _method_note(small_data_frac: float | None) -> str:
+    return _METHOD_NOTE.format(region=_region_note(small_data_frac))
+
+
 _METHOD_NOTE = (
     "Fits of E(x) = a·x^(−ν) + E∞ (E∞ ≥ 0, or fixed at 0 — the column 'form' says which, chosen by AICc) by "
-    "bounded least squares on log-errors over all seed-level runs, multi-start, in the power-law region (sizes "
-    "whose mean error is above 0.3 × chance are left out, noted). 'preferred (ΔAICc)' compares with "
+    "bounded least squares on log-errors over all seed-level runs, multi-start, {region}. 'preferred (ΔAICc)' compares with "
     "E(x) = b·exp(−(x−x_min)/n0) + E∞ (> 0 favours the power law; empty below 5 sizes); the verdict to quote is "
     "'shape' in the summary (lack-of-fit F-tests). ν intervals: percentile bootstrap resampling x points and "
     "seeds (frontiers: seeds within each (keep, pool) cell, frontier re-selected, then points); none below 5 "
