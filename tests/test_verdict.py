@@ -654,7 +654,14 @@ def test_small_data_frac_sets_the_region_the_fits_use(tmp_path):
                 )
                 i += 1
     capped = collect([str(rec)], out_dir=str(tmp_path / "capped"), n_boot=0, formats=("png",))
-    whole = collect([str(rec)], out_dir=str(tmp_path / "whole"), n_boot=0, formats=("png",), small_data_frac=1.0)
+    whole = collect(
+        [str(rec)],
+        out_dir=str(tmp_path / "whole"),
+        n_boot=0,
+        formats=("png",),
+        small_data_frac=1.0,
+        max_train_error=None,
+    )
 
     def fits(out, kind):
         f = out["fits"]
@@ -669,3 +676,5 @@ def test_small_data_frac_sets_the_region_the_fits_use(tmp_path):
     # the report's method note names the region each run used
     assert "above 0.3 × chance" in (tmp_path / "capped" / "report.md").read_text()
     assert "above 1 × chance" in (tmp_path / "whole" / "report.md").read_text()
+    assert "(flag off: --max-train-error < 0)" in (tmp_path / "whole" / "report.md").read_text()
+    assert "(0 cells, 0 runs)" in (tmp_path / "capped" / "report.md").read_text()

@@ -774,15 +774,16 @@ def _detail_sections(
             ],
         )
     )
-    S += _flagged_sections(loaded, ok)
+    S += _flagged_sections(loaded, ok, cfg["max_train_error"])
     return S
 
 
-def _flagged_sections(loaded: LoadResult, ok: pd.DataFrame) -> list:
+def _flagged_sections(loaded: LoadResult, ok: pd.DataFrame, max_train_error: float | None) -> list:
     S: list[tuple[str, str, Any]] = []
     cells = flagged_cells_table(ok, [c for c in fr.CONTEXT_KEYS if c in ok.columns])
     n_runs = int(cells["seeds"].sum()) if len(cells) else 0
-    S.append(("h2", f"Flagged cells: did not fit their training data ({len(cells)} cells, {n_runs} runs)", None))
+    counts = f"{len(cells)} cells, {n_runs} runs" if max_train_error is not None else "flag off: --max-train-error < 0"
+    S.append(("h2", f"Flagged cells: did not fit their training data ({counts})", None))
     S.append(
         (
             "table",
@@ -891,7 +892,7 @@ _SUMMARY_NOTE = (
     "examples) against random pruning's at the same n. Gain = error(random) − error(rule), positive = the "
     "rule is better, with a 95% t interval paired by seed (Welch's where the seeds differ), at the largest "
     "n where either side prunes; 'per-n better / worse' counts the n where that interval is above / below 0, "
-    "uncorrected for the ~20 n per rule: exploratory. The test to quote is the pooled one: the rule's mean "
+    "uncorrected for the number of n per rule: exploratory. The test to quote is the pooled one: the rule's mean "
     "relative gain (log error of random − log error of the rule) over the n where it is in play, with a seed "
     "variance shared across n, its interval simultaneous over the "
     "rules compared and its p Holm-corrected across them; 'mde' is the smallest mean relative gain it detects with 80% "
