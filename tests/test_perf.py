@@ -48,3 +48,64 @@ def test_a_metric_timing_finds_the_flipped_labels_and_writes_its_tables(tmp_path
     md = (tmp_path / "m.md").read_text()
     assert f"| mlp | el2n | {row['seconds']:.1f} | {row['auroc_flipped']:.3f} |" in md
     assert machine_info()["cores_visible"] >= 1
+
+
+def _cost_record(i: int, metric: str, strategy: str, seed: int, seconds: float, images: int, key: str) -> dict:
+    return {
+        "run_id": f"r{i}",
+        "status": "ok",
+        "dataset": "cifar10",
+        "model": "airbench",
+        "metric": metric,
+        "strategy": strategy,
+        "keep": 0.5,
+        "n_train": 100,
+        "pool_size": 200,
+        "seed": seed,
+        "test_error": 0.5,
+        "wall_time_s": seconds,
+        "examples_seen": images,
+        "score_key": key,
+    }
+
+
+def _sidecar(store, key: str, metric: str, seed: int, seconds: float, noise: float = 0.0, epochs: int = 2) -> None:
+    spec = {
+        "dataset": {"name": "cifar10", "pool_size": 200, "label_noise": noise, "source": "folder:x"},
+        "metric": metric,
+        "params": {"epochs": epochs},
+        "model": {"name": "airbench", "width": 0.25},
+        "seed": seed,
+    }
+    (store / f"{key}.json").write_text(json.dumps({"key": key, "spec": spec, "compute_seconds": seconds}))
+
+
+def test_study_cost_counts_the_study_s_scores_by_settings_and_its_students_by_stage(tmp_path):
+    from bench.perf.study_cost import cost_markdown, score_costs, student_costs
+
+    rec, store = tmp_path / "records", tmp_path / "scores"
+    rec.mkdir()
+    store.mkdir()
+    rows = [
+        ("random", "keep_hard", 0, 10.0, 1000, "rand0"),  # baselines: random has no sidecar
+        ("none", "keep_hard", 1, 20.0, 2000, ""),
+        ("none", "infobatch", 0, 30.0, 1500, ""),
+        ("el2n", "keep_hard", 0, 40.0, 4000, "e0"),
+        ("el2n", "keep_easy", 0, 60.0, 4000, "e0"),
+    ]
+    for i, row in enumerate(rows):
+        (rec / f"r{i}.json").write_text(json.dumps(_cost_record(i, *row)))
+    _sidecar(store, "e0", "el2n", 0, 100.0)
+    _sidecar(store, "e1", "el2n", 1, 110.0)  # seed 1's scores: no student has used them yet, same settings
+    _sidecar(store, "noisy", "el2n", 0, 50.0, noise=0.1)  # the same metric on a pool with flipped labels
+    _sidecar(store, "try", "el2n", 0, 999.0, epochs=10)  # a try with other settings: left out
+    students = student_costs([str(rec)]).set_index("stage")
+    assert list(students.index) == ["baselines", "infobatch", "seed 0"]
+    assert students.loc["baselines", "seconds"] == 30.0 and students.loc["seed 0", "images"] == 8000
+    assert students.loc["seed 0", "images_per_s"] == 80.0
+    scores, other = score_costs([str(rec)], store)
+    assert other == 1 and sorted(scores["seconds"]) == [50.0, 100.0, 110.0]
+    md = cost_markdown(scores, student_costs([str(rec)]), "cmd", budget_h=12, other_scores=other)
+    assert f"**{(260 + 160) / 3600:.1f} h of machine time so far**" in md and "budget of 12 h" in md
+    assert "| el2n | 100 / 110 | 50 / — |" in md and "seed 0: 100 s, seed 1: 110 s" in md
+    assert "Not counted: 1 other score array" in md
