@@ -45,6 +45,7 @@ from bench.collect import verdict as vd
 # a cell whose seeds' median final error on their kept set is above MAX_TRAIN_ERROR is flagged as a whole and left
 # out of the scaling fits, frontiers and verdicts (never a seed on its own; compute-budget analyses keep every run)
 from bench.collect.flagged import MAX_TRAIN_ERROR, flag_cells, flagged_cells_table
+from bench.collect.score_settings import score_settings_table
 from bench.collect.table import LoadResult, load, markdown_table
 
 __all__ = ["FITS_COLUMNS", "NoRecordsError", "collect"]
@@ -760,6 +761,15 @@ def _detail_sections(
             )
         )
         S.append(("table", "", _pretty(res["compute"], fmt=".3g")))
+    S.append(("h3", "How the scores were computed (from the records)", None))
+    S.append(
+        (
+            "table",
+            "Each metric's probe and the settings that set its cost and resolution, with what the metric reported "
+            "while scoring, over its distinct score arrays (bench/collect/score_settings.py).",
+            score_settings_table(ok),
+        )
+    )
     S.append(("h3", "Class balance of the kept sets", None))
     S.append(("table", "", _pretty(res["class_balance"], fmt=".3g")))
     S.append(("h3", "More figures", None))
