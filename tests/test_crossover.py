@@ -76,7 +76,7 @@ def test_a_planted_crossover_is_found_and_the_others_are_not():
     assert (middle["pool_size"] == 4000).all() and middle["p_holm"].isna().all()
     line = crossover_lines(t)[0]
     assert "shown for 1 of 3 metrics (crosses)" in line
-    assert "at pool 16000 keep_hard is better for crosses and hard_always, and keep_easy for none." in line
+    assert "at pool 16000 keep_hard is better for crosses and hard_always, and keep_easy for no metric." in line
     assert "At pool 1000 keep_easy is better for crosses, and keep_hard for hard_always;" in line
 
 

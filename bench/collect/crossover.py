@@ -115,9 +115,9 @@ def _names(t: pd.DataFrame, end: str, side: str) -> list[str]:
 
 
 def _listed(names: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``; ``none`` for no name."""
+    """``a``, ``a and b``, ``a, b and c``; ``no metric`` for no name (never ``none``, which is a metric's name)."""
     if not names:
-        return "none"
+        return "no metric"
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
@@ -146,7 +146,7 @@ def crossover_lines(table: pd.DataFrame, context: Sequence[str] = ()) -> list[st
             f"**{head}, the crossover** (keep_easy better than keep_hard at the smallest pool, {small:g}, and "
             f"keep_hard better at the largest, {large:g}; the mean log-error difference over keeps < 1, paired by "
             f"seed, Holm-corrected over {int(ends['family'].iloc[0])} tests): shown for {len(crossing)} of "
-            f"{t['metric'].nunique()} metrics ({_listed(crossing)}). At pool {small:g} keep_easy is better for "
+            f"{t['metric'].nunique()} metrics{f' ({_listed(crossing)})' if crossing else ''}. At pool {small:g} keep_easy is better for "
             f"{_listed(_names(t, 'smallest', EASY))}, and keep_hard for {_listed(_names(t, 'smallest', HARD))}; at "
             f"pool {large:g} keep_hard is better for {_listed(_names(t, 'largest', HARD))}, and keep_easy for "
             f"{_listed(_names(t, 'largest', EASY))}. The smallest mean difference this design detects with 80% "
