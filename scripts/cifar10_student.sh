@@ -10,7 +10,7 @@
 # Order of `all`: sanity, widths, full, more (the cheap points first). Every run but the sanity one evaluates the
 # test split 3 times (train.n_evals=3) instead of once per epoch: on this CPU one evaluation of the full-width
 # student costs about a minute; the final one with TTA is always done.
-# Data: DATA=/work/data/cifar10-jpeg (tar -xJf ../shared/data/cifar10-jpeg.tar.xz -C /work/data); decoded once and
+# Data: DATA=/work/data/cifar10-jpeg (mkdir -p /work/data/cifar10-jpeg && tar -xJf ../shared/data/cifar10-jpeg.tar.xz -C /work/data/cifar10-jpeg); decoded once and
 # cached under $BENCH_HOME/data. Each run's command and wall time are appended to results/cifar10_student/runs.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
